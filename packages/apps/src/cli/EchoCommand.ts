@@ -1,0 +1,60 @@
+/**
+ * `socket-to-me echo serve` and `socket-to-me echo send`.
+ *
+ * @since 0.1.0
+ */
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Effect from "effect/Effect"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Echo from "../echo/Echo.ts"
+import * as NodeTransport from "../NodeTransport.ts"
+import * as Flags from "./Flags.ts"
+import * as Serve from "./Serve.ts"
+
+const serve = Command.make(
+  "serve",
+  { host: Flags.host, port: Flags.port(Echo.defaultPort) },
+  (endpoint) => Effect.scoped(Effect.andThen(Serve.start("echo", endpoint, Echo.handler), Effect.never))
+).pipe(
+  Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),
+  Command.withExamples([
+    { command: "socket-to-me echo serve --port 7001", description: "Listen on 127.0.0.1:7001" },
+    { command: "socket-to-me echo serve --port 0", description: "Listen on a free port and print it" }
+  ])
+)
+
+const send = Command.make(
+  "send",
+  {
+    host: Flags.host,
+    port: Flags.port(Echo.defaultPort),
+    message: Argument.String("message").pipe(
+      Argument.withDescription("Words to send; they are joined with spaces and a newline is added"),
+      Argument.variadic({ min: 1 })
+    )
+  },
+  Effect.fnUntraced(function*({ host, message, port }) {
+    const stdio = yield* Stdio.Stdio
+    const payload = Stream.make(new TextEncoder().encode(`${message.join(" ")}\n`))
+    yield* Echo.send(NodeTransport.dial({ host, port }), SocketAddresses.format(host, port), payload).pipe(
+      Stream.run(stdio.stdout())
+    )
+  })
+).pipe(
+  Command.withDescription("Send a message to an echo server and print the reply."),
+  Command.withExamples([{ command: "socket-to-me echo send hello world", description: "Prints: hello world" }])
+)
+
+/**
+ * The `echo` command and its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("echo").pipe(
+  Command.withDescription("Echo server and client (RFC 862)."),
+  Command.withSubcommands([serve, send])
+)

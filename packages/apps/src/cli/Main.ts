@@ -1,0 +1,67 @@
+/**
+ * The `socket-to-me` command tree: one subcommand per app, plus `demo`,
+ * which starts every app's server on its default port.
+ *
+ * Errors a user can act on (address in use, connection refused, bad flags)
+ * are printed as one line on stderr with a non-zero exit; no stack traces.
+ *
+ * @since 0.1.0
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as CliError from "effect/cli/CliError"
+import * as Command from "effect/cli/Command"
+import * as Echo from "../echo/Echo.ts"
+import * as EchoCommand from "./EchoCommand.ts"
+import * as Flags from "./Flags.ts"
+import * as Serve from "./Serve.ts"
+
+const demo = Command.make(
+  "demo",
+  { host: Flags.host },
+  ({ host }) =>
+    Effect.scoped(Effect.gen(function*() {
+      yield* Serve.start("echo", { host, port: Echo.defaultPort }, Echo.handler)
+      return yield* Effect.never
+    }))
+).pipe(Command.withDescription("Start every app's server on its default port (echo 7001)."))
+
+/**
+ * The root command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("socket-to-me").pipe(
+  Command.withDescription("Robust multi-connection TCP servers and clients: echo, chat and file transfer."),
+  Command.withSubcommands([EchoCommand.command, demo])
+)
+
+// Bad flags and values are reported as one line per problem on stderr,
+// pointing at --help, instead of reprinting the whole help page.
+const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Effect.forEach(
+        event.errors,
+        (error) => Console.error(`${event.commandPath.join(" ")}: ${error.message} (see --help)`),
+        { discard: true }
+      )
+      : CliOutput.defaultPresenter.present(event)
+}
+
+/**
+ * Parses `args` and runs the chosen command. A failure is printed as one
+ * line on stderr and fails the effect, so the process exits non-zero.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (args: ReadonlyArray<string>) =>
+  Command.runWith(command, { version: "0.1.0" })(args).pipe(
+    Effect.tapError((error) =>
+      CliError.isCliError(error) ? Effect.void : Console.error(`socket-to-me: ${error.message}`)
+    ),
+    Effect.provideService(CliOutput.Presenter, presenter)
+  )

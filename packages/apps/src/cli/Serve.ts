@@ -1,0 +1,36 @@
+/**
+ * Running an app's server from the CLI: bind, print
+ * `<app> listening on HOST:PORT` on stdout, serve until interrupted.
+ *
+ * @since 0.1.0
+ */
+import * as Connection from "@socket-to-me/core/Connection"
+import * as Server from "@socket-to-me/core/Server"
+import type * as ServerError from "@socket-to-me/core/ServerError"
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as SocketServer from "effect/socket/SocketServer"
+import * as NodeTransport from "../NodeTransport.ts"
+
+/**
+ * Binds `endpoint`, starts `handler` on it and prints the listening line.
+ * The server lives as long as the enclosing scope.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const start = Effect.fnUntraced(function*<E, R>(
+  app: string,
+  endpoint: NodeTransport.Endpoint,
+  handler: Connection.Handler<E, R>,
+  options?: Server.Options
+): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
+  const listener = yield* NodeTransport.makeServer(endpoint)
+  const server = yield* Server.make(handler, options).pipe(
+    Effect.provideService(SocketServer.SocketServer, listener)
+  )
+  yield* Console.log(`${app} listening on ${SocketAddresses.formatSocketAddress(server.address)}`)
+  return server
+})

@@ -1,0 +1,189 @@
+/**
+ * The life of one accepted connection: open the socket in a scope of its own,
+ * run the app's handler between its input and output, and end with exactly
+ * one typed exit reason, logged with the connection id and reported.
+ *
+ * Stage: connection scope. Whatever the exit (success, typed failure, defect,
+ * interrupt), the scope closes: the write side is half-closed, then the
+ * socket released, then everything the handler acquired.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import type * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
+import * as Config from "./Config.ts"
+import * as ConnectionError from "./ConnectionError.ts"
+import * as Duplex from "./Duplex.ts"
+import { SocketAddresses } from "./SocketAddresses.ts"
+
+/**
+ * What a handler knows about its connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionInfo {
+  /** Unique per server, increasing from 1. */
+  readonly id: number
+  readonly localAddress: string
+  readonly remoteAddress: string
+  /** When the connection was accepted, in epoch milliseconds (from `Clock`). */
+  readonly startedAt: number
+}
+
+/**
+ * An app over raw bytes: given the connection's input, the stream of bytes to
+ * send back. The output ending closes the connection (after writing it all).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<E = never, R = never> = (
+  input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>,
+  info: ConnectionInfo
+) => Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R>
+
+/**
+ * The app's output ended and the connection was closed by the server side.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export class Completed extends Data.TaggedClass("Completed")<{}> {}
+
+/**
+ * The connection's fiber was interrupted (server shut down, or a supervisor
+ * stopped it).
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export class Interrupted extends Data.TaggedClass("Interrupted")<{}> {}
+
+/**
+ * How a connection ended: `Completed`, `Interrupted`, or one of the
+ * `ConnectionError` reasons (a peer that closes in order ends with
+ * `PeerClosed`).
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export type ExitReason = Completed | Interrupted | ConnectionError.ConnectionErrorReason
+
+/**
+ * The reason an orderly close by the peer is reported with.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export const closedByPeer: ExitReason = new ConnectionError.PeerClosed({ detail: "end of stream" })
+
+/**
+ * Turns the exit of a connection's effect into its exit reason: typed
+ * `ConnectionError`s keep their reason, any other failure or defect is a
+ * `HandlerFailed`, interruption is `Interrupted`.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export const exitReason = <E>(exit: Exit.Exit<ExitReason, E>): ExitReason => {
+  if (Exit.isSuccess(exit)) return exit.value
+  const cause = exit.cause
+  const error = Cause.findError(cause)
+  if (Result.isSuccess(error)) {
+    const failure = error.success
+    return failure instanceof ConnectionError.ConnectionError
+      ? failure.reason
+      : new ConnectionError.HandlerFailed({ cause: failure })
+  }
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return new ConnectionError.HandlerFailed({ cause: defect.success })
+  return new Interrupted()
+}
+
+/**
+ * Options for running one connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Capacity of the outbound queue, in chunks. Default `Config.outboundQueueChunks`. */
+  readonly outboundQueueChunks?: number | undefined
+  /** Called once with the exit reason when the connection has ended and its scope is closed. */
+  readonly onEnd?: ((info: ConnectionInfo, reason: ExitReason, stats: Duplex.Stats) => Effect.Effect<void>) | undefined
+}
+
+const unknownAddresses = { local: "unknown", remote: "unknown" }
+
+/**
+ * Runs `handler` on one accepted socket until it ends and returns its exit
+ * reason. Never fails: every failure becomes the exit reason.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <E, R>(
+  socket: Socket.Socket,
+  id: number,
+  handler: Handler<E, R>,
+  options: Options = {}
+): Effect.Effect<ExitReason, never, R> =>
+  Effect.gen(function*() {
+    const addresses = Option.getOrElse(yield* Effect.serviceOption(SocketAddresses), () => unknownAddresses)
+    const info: ConnectionInfo = {
+      id,
+      localAddress: addresses.local,
+      remoteAddress: addresses.remote,
+      startedAt: yield* Clock.currentTimeMillis
+    }
+    // Set once the socket is open; stays at zero for a peer gone before that.
+    let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false }
+    const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+      const duplex = yield* Duplex.open(socket)
+      stats = duplex.stats
+      // The bounded buffer is the outbound queue: the handler's output is
+      // pulled by its own fiber into at most `outboundQueueChunks` chunks,
+      // and this fiber (the writer) drains it, waiting on the socket.
+      yield* handler(duplex.input, info).pipe(
+        Stream.buffer({ capacity: options.outboundQueueChunks ?? Config.outboundQueueChunks, strategy: "suspend" }),
+        Stream.runForEachArray(duplex.write)
+      )
+      yield* duplex.end
+      return duplex.stats.peerEnded ? closedByPeer : new Completed()
+    })))
+    const reason = exitReason(exit)
+    yield* logEnd(info, reason, stats, exit)
+    if (options.onEnd !== undefined) yield* options.onEnd(info, reason, stats)
+    return reason
+  }).pipe(
+    Effect.annotateLogs({ connection: id })
+  )
+
+const logEnd = Effect.fnUntraced(function*(
+  info: ConnectionInfo,
+  reason: ExitReason,
+  stats: Duplex.Stats,
+  exit: Exit.Exit<unknown, unknown>
+) {
+  const durationMs = (yield* Clock.currentTimeMillis) - info.startedAt
+  const fields = {
+    peer: info.remoteAddress,
+    reason: reason._tag,
+    durationMs,
+    bytesIn: stats.bytesIn,
+    bytesOut: stats.bytesOut
+  }
+  if (reason._tag === "HandlerFailed" && Exit.isFailure(exit)) {
+    yield* Effect.logWarning("connection closed", fields, Cause.pretty(exit.cause))
+  } else {
+    yield* Effect.logInfo("connection closed", fields)
+  }
+})

@@ -1,0 +1,163 @@
+/**
+ * A socket seen as two byte streams: an input `Stream` and a write side that
+ * can be half-closed. Both the server's connections and the client use it.
+ *
+ * Stage: read and write. This is the only place that interprets effect's
+ * `SocketError`: end of stream becomes the end of `input`, everything else a
+ * typed `ConnectionError` (reset, read, write, closed).
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Pull from "effect/Pull"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
+import * as ConnectionError from "./ConnectionError.ts"
+
+/**
+ * Byte counters and end-of-input flag of one duplex. Each field has a single
+ * writer (the reading fiber or the writing fiber), so plain fields suffice.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Bytes read from the peer so far. */
+  bytesIn: number
+  /** Bytes handed to the socket so far. */
+  bytesOut: number
+  /** Whether the peer closed its side in order (FIN / orderly EOF). */
+  peerEnded: boolean
+}
+
+/**
+ * An open socket as byte streams.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Duplex {
+  /**
+   * Bytes from the peer, in order. Pulled lazily: the socket is read only
+   * when this stream is pulled, which is what gives backpressure. Ends when
+   * the peer closes in order. Consume it at most once.
+   */
+  readonly input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>
+  /** Writes chunks in order; completes when the socket accepted them (waits on its drain). */
+  readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
+  /** Half-closes: no more writes, the peer sees end of stream; reading goes on. Idempotent. */
+  readonly end: Effect.Effect<void>
+  /** Destroys the socket at once, discarding unsent output; the peer sees an abrupt close. */
+  readonly reset: Effect.Effect<void>
+  /** Live counters. */
+  readonly stats: Stats
+}
+
+const resetCodes = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_DESTROYED"])
+
+const errorCode = (cause: unknown): string | undefined => {
+  const code = (cause as { readonly code?: unknown } | null | undefined)?.code
+  return typeof code === "string" ? code : undefined
+}
+
+const isReset = (cause: unknown): boolean => {
+  const code = errorCode(cause)
+  return code !== undefined && resetCodes.has(code)
+}
+
+/**
+ * Classifies a `SocketError` raised while reading or opening; `undefined`
+ * means an orderly end of stream.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const fromReadError = (error: Socket.SocketError): ConnectionError.ConnectionError | undefined => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "SocketCloseError":
+      return reason.code === 1000
+        ? undefined
+        : ConnectionError.make(new ConnectionError.PeerReset({ cause: reason }))
+    case "SocketReadError":
+    case "SocketOpenError":
+      return ConnectionError.make(
+        isReset(reason.cause)
+          ? new ConnectionError.PeerReset({ cause: reason.cause })
+          : new ConnectionError.ReadFailed({ cause: reason.cause })
+      )
+    default:
+      return ConnectionError.make(new ConnectionError.ReadFailed({ cause: reason }))
+  }
+}
+
+/**
+ * Classifies a `SocketError` raised while writing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const fromWriteError = (error: Socket.SocketError): ConnectionError.ConnectionError => {
+  const reason = error.reason
+  const cause = "cause" in reason ? reason.cause : reason
+  return ConnectionError.make(
+    isReset(cause)
+      ? new ConnectionError.PeerReset({ cause })
+      : new ConnectionError.WriteFailed({ cause })
+  )
+}
+
+/**
+ * Opens a socket's reader and writer in the current scope. Closing the scope
+ * half-closes the write side, then releases the socket, whatever the exit.
+ * Fails when the socket cannot be opened (for a client, connection refused;
+ * for a server, a peer that already went away).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
+  const scope = yield* Effect.scope
+  const readChunks = yield* Scope.provide(Socket.readerBytes(socket), scope).pipe(
+    Effect.mapError((error) =>
+      fromReadError(error) ??
+        ConnectionError.make(new ConnectionError.PeerClosed({ detail: "closed before it was opened" }))
+    )
+  )
+  // The writer lives in its own scope so that `end` can release it (FIN)
+  // early while the read side stays open.
+  const writeScope = yield* Scope.fork(scope)
+  const writer = yield* Scope.provide(socket.writer, writeScope)
+  const stats: Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false }
+
+  const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = readChunks.pipe(
+    Effect.flatMap((chunks) => {
+      for (let i = 0; i < chunks.length; i++) stats.bytesIn += chunks[i]!.byteLength
+      return Effect.succeed(chunks)
+    }),
+    Effect.catch((error): Effect.Effect<never, ConnectionError.ConnectionError | Cause.Done> => {
+      const failure = fromReadError(error)
+      if (failure !== undefined) return Effect.fail(failure)
+      stats.peerEnded = true
+      return Cause.done()
+    })
+  )
+
+  const write = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => {
+    for (let i = 0; i < chunks.length; i++) stats.bytesOut += chunks[i]!.byteLength
+    return Effect.mapError(writer.writeAll(chunks), fromWriteError)
+  }
+
+  const duplex: Duplex = {
+    input: Stream.fromPull(Effect.succeed(pull)),
+    write,
+    end: Scope.close(writeScope, Exit.void),
+    reset: Effect.ignore(writer.write(new Socket.CloseEvent(1006, "reset"))),
+    stats
+  }
+  return duplex
+})
