@@ -1,0 +1,197 @@
+/**
+ * The line codec: frames are UTF-8 text lines ended by LF, with CRLF accepted,
+ * each at most `maxLineBytes` long.
+ *
+ * Stage: frame decode / frame encode, for text protocols (the kind people
+ * drive with `nc`). The decoder cuts bytes on LF before decoding any text, so
+ * a multi-byte character split across reads is never seen half-decoded (LF
+ * cannot occur inside a UTF-8 sequence). It holds at most one partial line,
+ * in one buffer reused across chunks, and fails with `FrameTooLarge` the
+ * moment that partial line passes the cap, without pulling more input.
+ *
+ * @since 0.1.0
+ */
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Stream from "effect/Stream"
+import * as Config from "./Config.ts"
+import * as ConnectionError from "./ConnectionError.ts"
+import type * as FrameCodec from "./FrameCodec.ts"
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Largest line in bytes, terminator (LF, or CRLF) excluded. Defaults to
+   * `Config.maxLineBytes`.
+   */
+  readonly maxLineBytes?: number | undefined
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+// Non-fatal: invalid UTF-8 becomes U+FFFD instead of failing the connection,
+// because a text line protocol should survive a peer's stray byte. ignoreBOM
+// keeps a leading U+FEFF as content, so every line decodes verbatim.
+// Each call decodes one whole line, so the decoder holds no state between
+// calls and one instance serves every connection.
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+const utf8Encoder = new TextEncoder()
+
+// The first partial line gets this much room; the buffer doubles from there,
+// up to the cap (plus one byte for a CR whose LF has not arrived yet).
+const initialPendingBytes = 256
+
+const tooLarge = (size: number, limit: number): ConnectionError.ConnectionError =>
+  ConnectionError.make(new ConnectionError.FrameTooLarge({ size, limit }))
+
+const decodeWith = (limit: number) =>
+<E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>
+): Stream.Stream<string, E | ConnectionError.ConnectionError, R> =>
+  Stream.transformPull(bytes, (upstream) =>
+    Effect.sync(() => {
+      // The partial line carried over from earlier chunks: `buffer[0, pending)`.
+      // A copy, so the line cannot change if upstream reuses its buffers, and
+      // so a short tail does not pin a whole read buffer in memory.
+      let buffer = new Uint8Array(0)
+      let pending = 0
+      // Set once the decoder has failed or input has ended; later pulls repeat
+      // it without touching upstream again.
+      let failure: ConnectionError.ConnectionError | undefined
+      let ended = false
+
+      const append = (chunk: Uint8Array, from: number, to: number): void => {
+        const needed = pending + to - from
+        if (needed > buffer.length) {
+          // Callers check the cap first, so `needed <= limit + 1` here.
+          const grown = new Uint8Array(Math.max(needed, Math.min(limit + 1, Math.max(initialPendingBytes, buffer.length * 2))))
+          grown.set(buffer.subarray(0, pending))
+          buffer = grown
+        }
+        buffer.set(chunk.subarray(from, to), pending)
+        pending = needed
+      }
+
+      // Cuts every complete line of `chunks` into `out`. Returns the error
+      // that stops decoding; lines before it are still in `out`.
+      const step = (
+        chunks: Arr.NonEmptyReadonlyArray<Uint8Array>,
+        out: Array<string>
+      ): ConnectionError.ConnectionError | undefined => {
+        for (let c = 0; c < chunks.length; c++) {
+          const chunk = chunks[c]!
+          let start = 0
+          let lf = chunk.indexOf(LF)
+          while (lf !== -1) {
+            if (pending === 0) {
+              const end = lf > start && chunk[lf - 1] === CR ? lf - 1 : lf
+              if (end - start > limit) return tooLarge(end - start, limit)
+              out.push(end === start ? "" : utf8.decode(chunk.subarray(start, end)))
+            } else {
+              // The CR of a CRLF may be the last pending byte when LF opens this chunk.
+              const endsWithCR = lf > start ? chunk[lf - 1] === CR : buffer[pending - 1] === CR
+              const size = pending + lf - start - (endsWithCR ? 1 : 0)
+              if (size > limit) return tooLarge(size, limit)
+              append(chunk, start, lf)
+              out.push(utf8.decode(buffer.subarray(0, size)))
+              pending = 0
+            }
+            start = lf + 1
+            lf = chunk.indexOf(LF, start)
+          }
+          if (start < chunk.length) {
+            // A partial line may end in the CR of a CRLF whose LF is still on
+            // its way, so it may hold `limit + 1` bytes if the last is CR.
+            const size = pending + chunk.length - start
+            if (size > limit + 1 || (size === limit + 1 && chunk[chunk.length - 1] !== CR)) {
+              return tooLarge(size, limit)
+            }
+            append(chunk, start, chunk.length)
+          }
+        }
+        return undefined
+      }
+
+      // At end of input a partial line is emitted as the last line: text
+      // protocols are often driven from `nc` or scripts whose last line has
+      // no newline, and dropping it would silently lose a command. Its CR,
+      // if any, is content (only CRLF is a terminator).
+      const flush = (out: Array<string>): ConnectionError.ConnectionError | undefined => {
+        if (pending === 0) return undefined
+        const size = pending
+        pending = 0
+        if (size > limit) return tooLarge(size, limit)
+        out.push(utf8.decode(buffer.subarray(0, size)))
+        return undefined
+      }
+
+      const emit = (out: Array<string>): Pull.Pull<Arr.NonEmptyReadonlyArray<string>, ConnectionError.ConnectionError> | undefined => {
+        if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
+        return failure !== undefined ? Effect.fail(failure) : undefined
+      }
+
+      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<string>, E | ConnectionError.ConnectionError> = Effect.suspend(
+        () => {
+          if (failure !== undefined) return Effect.fail(failure)
+          if (ended) return Cause.done()
+          return Pull.matchEffect(upstream, {
+            onSuccess: (chunks) => {
+              const out: Array<string> = []
+              failure = step(chunks, out)
+              return emit(out) ?? pull
+            },
+            onFailure: Effect.failCause,
+            onDone: () => {
+              ended = true
+              const out: Array<string> = []
+              failure = flush(out)
+              return emit(out) ?? Cause.done()
+            }
+          })
+        }
+      )
+      return pull
+    }))
+
+const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8Array, E, R> =>
+  Stream.mapArray(frames, (lines) => Arr.of(utf8Encoder.encode(lines.join("\n") + "\n")))
+
+/**
+ * Builds a line codec with the given cap.
+ *
+ * Decoding splits on LF and drops one CR right before it, so LF and CRLF
+ * both end a line while a CR anywhere else is content. Lines are decoded as
+ * UTF-8 with invalid sequences replaced by U+FFFD (decoding never fails on
+ * bad text). A line longer than `maxLineBytes` (terminator excluded) fails
+ * with `FrameTooLarge` as soon as the cap is passed, whether or not its end
+ * has arrived. A last line without a terminator is emitted when input ends.
+ * All complete lines of one read are emitted together as one chunk.
+ *
+ * Encoding writes each string as UTF-8 followed by LF, one buffer per chunk
+ * of frames. Frames must not contain LF (it would split them into several
+ * lines) nor end with CR (it would be read as CRLF); lone UTF-16 surrogates
+ * are written as U+FFFD, as `TextEncoder` does.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): FrameCodec.FrameCodec<string> => {
+  const limit = options?.maxLineBytes ?? Config.maxLineBytes
+  return { name: "lines", decode: decodeWith(limit), encode }
+}
+
+/**
+ * The line codec with the default cap, `Config.maxLineBytes`.
+ *
+ * @since 0.1.0
+ * @category codecs
+ */
+export const lines: FrameCodec.FrameCodec<string> = make()
