@@ -1,0 +1,232 @@
+/**
+ * The length-prefixed codec: each frame is a u32 big-endian payload length
+ * followed by that many payload bytes, for binary protocols.
+ *
+ * Stage: frame decode / frame encode. The decoder reads the prefix (which may
+ * itself arrive in pieces) and checks it against the cap before it accepts a
+ * single payload byte, so a peer cannot make the server hold more than
+ * `maxFrameBytes` for it. A frame that lies inside one read is handed on as a
+ * view of that read (no copy); only frames spread over several reads are
+ * assembled into a fresh buffer.
+ *
+ * @since 0.1.0
+ */
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Stream from "effect/Stream"
+import * as Config from "./Config.ts"
+import * as ConnectionError from "./ConnectionError.ts"
+import type * as FrameCodec from "./FrameCodec.ts"
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Largest payload in bytes (prefix excluded). Defaults to `Config.maxFrameBytes`. */
+  readonly maxFrameBytes?: number | undefined
+}
+
+/**
+ * Size of the length prefix, in bytes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const prefixBytes = 4
+
+/**
+ * Largest payload a u32 prefix can announce.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxEncodableBytes = 0xffff_ffff
+
+const readU32 = (bytes: Uint8Array, offset: number): number =>
+  bytes[offset]! * 0x100_0000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
+
+const decodeWith = (limit: number) =>
+<E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>
+): Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R> =>
+  Stream.transformPull(bytes, (upstream) =>
+    Effect.sync(() => {
+      // A prefix split across reads is gathered here.
+      const prefix = new Uint8Array(prefixBytes)
+      let prefixFilled = 0
+      // The payload being assembled across reads: its announced size (-1 while
+      // reading a prefix) and the views of the reads holding it so far. Views,
+      // not copies, so the payload is copied exactly once, when complete, and
+      // memory grows with bytes received, never with bytes merely announced.
+      let expected = -1
+      let parts: Array<Uint8Array> = []
+      let received = 0
+      // Set once the decoder has failed or input has ended; later pulls repeat
+      // it without touching upstream again.
+      let failure: ConnectionError.ConnectionError | undefined
+      let ended = false
+
+      const assemble = (): Uint8Array => {
+        const payload = new Uint8Array(expected)
+        let offset = 0
+        for (let i = 0; i < parts.length; i++) {
+          const part = parts[i]!
+          payload.set(part, offset)
+          offset += part.length
+        }
+        parts = []
+        received = 0
+        expected = -1
+        return payload
+      }
+
+      // Cuts every complete frame of `chunks` into `out`. Returns the error
+      // that stops decoding; frames before it are still in `out`.
+      const step = (
+        chunks: Arr.NonEmptyReadonlyArray<Uint8Array>,
+        out: Array<Uint8Array>
+      ): ConnectionError.ConnectionError | undefined => {
+        for (let c = 0; c < chunks.length; c++) {
+          const chunk = chunks[c]!
+          const length = chunk.length
+          let offset = 0
+          while (offset < length) {
+            if (expected < 0) {
+              let size: number
+              if (prefixFilled === 0 && length - offset >= prefixBytes) {
+                size = readU32(chunk, offset)
+                offset += prefixBytes
+              } else {
+                const n = Math.min(prefixBytes - prefixFilled, length - offset)
+                prefix.set(chunk.subarray(offset, offset + n), prefixFilled)
+                prefixFilled += n
+                offset += n
+                if (prefixFilled < prefixBytes) break
+                prefixFilled = 0
+                size = readU32(prefix, 0)
+              }
+              if (size > limit) {
+                return ConnectionError.make(new ConnectionError.FrameTooLarge({ size, limit }))
+              }
+              if (length - offset >= size) {
+                out.push(chunk.subarray(offset, offset + size))
+                offset += size
+                continue
+              }
+              expected = size
+            }
+            const n = Math.min(expected - received, length - offset)
+            if (n > 0) {
+              parts.push(chunk.subarray(offset, offset + n))
+              received += n
+              offset += n
+            }
+            if (received === expected) out.push(assemble())
+          }
+        }
+        return undefined
+      }
+
+      const flush = (): ConnectionError.ConnectionError | undefined => {
+        if (expected >= 0) {
+          return ConnectionError.make(
+            new ConnectionError.PeerClosed({
+              detail: `input ended after ${received} of ${expected} payload bytes of a frame`
+            })
+          )
+        }
+        if (prefixFilled > 0) {
+          return ConnectionError.make(
+            new ConnectionError.PeerClosed({
+              detail: `input ended after ${prefixFilled} of ${prefixBytes} length prefix bytes`
+            })
+          )
+        }
+        return undefined
+      }
+
+      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E | ConnectionError.ConnectionError> = Effect
+        .suspend(() => {
+          if (failure !== undefined) return Effect.fail(failure)
+          if (ended) return Cause.done()
+          return Pull.matchEffect(upstream, {
+            onSuccess: (chunks) => {
+              const out: Array<Uint8Array> = []
+              failure = step(chunks, out)
+              if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
+              return failure !== undefined ? Effect.fail(failure) : pull
+            },
+            onFailure: Effect.failCause,
+            onDone: (): Pull.Pull<never, ConnectionError.ConnectionError> => {
+              ended = true
+              failure = flush()
+              return failure !== undefined ? Effect.fail(failure) : Cause.done()
+            }
+          })
+        })
+      return pull
+    }))
+
+// One buffer per chunk of frames: one write (and usually one syscall) for a
+// whole batch. A payload past the u32 range cannot be framed at all; that is
+// a bug in the caller, so it is a defect rather than a connection error.
+const encode = <E, R>(frames: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+  Stream.transformPull(frames, (upstream) =>
+    Effect.succeed(Effect.flatMap(upstream, (payloads) => {
+      let total = 0
+      for (let i = 0; i < payloads.length; i++) {
+        const size = payloads[i]!.length
+        if (size > maxEncodableBytes) {
+          return Effect.die(new RangeError(`frame of ${size} bytes exceeds the u32 length prefix`))
+        }
+        total += prefixBytes + size
+      }
+      const wire = new Uint8Array(total)
+      let offset = 0
+      for (let i = 0; i < payloads.length; i++) {
+        const payload = payloads[i]!
+        const size = payload.length
+        wire[offset] = size >>> 24
+        wire[offset + 1] = (size >>> 16) & 0xff
+        wire[offset + 2] = (size >>> 8) & 0xff
+        wire[offset + 3] = size & 0xff
+        wire.set(payload, offset + prefixBytes)
+        offset += prefixBytes + size
+      }
+      return Effect.succeed(Arr.of(wire))
+    })))
+
+/**
+ * Builds a length-prefixed codec with the given cap.
+ *
+ * Decoding accepts any split of the input, including a prefix split across
+ * reads. A prefix announcing more than `maxFrameBytes` fails with
+ * `FrameTooLarge { size: announced }` before any payload byte is read; input
+ * ending inside a prefix or payload fails with `PeerClosed`. Zero-length
+ * frames are valid. Decoded frames may be views into the input chunks, so
+ * the input must not be mutated after it is emitted (sockets hand out fresh
+ * buffers per read).
+ *
+ * Encoding writes each payload after its prefix, one buffer per chunk of
+ * frames. It does not enforce `maxFrameBytes`: the cap protects the reader.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): FrameCodec.FrameCodec<Uint8Array> => {
+  const limit = options?.maxFrameBytes ?? Config.maxFrameBytes
+  return { name: "length-prefixed", decode: decodeWith(limit), encode }
+}
+
+/**
+ * The length-prefixed codec with the default cap, `Config.maxFrameBytes`.
+ *
+ * @since 0.1.0
+ * @category codecs
+ */
+export const lengthPrefixed: FrameCodec.FrameCodec<Uint8Array> = make()
