@@ -47,7 +47,9 @@ const addressesOf = Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (conn
  * @category constructors
  */
 export const makeServer = (endpoint: Endpoint) =>
-  NodeSocketServer.make({ host: endpoint.host, port: endpoint.port }).pipe(
+  // allowHalfOpen: a client that finishes sending (FIN) still gets every
+  // byte of its replies; without it Node would end our side at once.
+  NodeSocketServer.make({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }).pipe(
     Effect.mapError((error) =>
       ServerError.fromSocketServerError(error, SocketAddresses.format(endpoint.host, endpoint.port))
     ),
@@ -83,4 +85,4 @@ export const layerServer = (endpoint: Endpoint): Layer.Layer<SocketServer.Socket
  * @category constructors
  */
 export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket> =>
-  NodeSocket.makeNet({ host: endpoint.host, port: endpoint.port })
+  NodeSocket.makeNet({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true })

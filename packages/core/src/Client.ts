@@ -54,12 +54,13 @@ export interface ConnectOptions {
 /**
  * Opens a connection in the current scope, retrying failed attempts with
  * exponential backoff. Each failed attempt's socket is released at once.
+ * `makeSocket` runs once per attempt, in that attempt's scope.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const connect = <R>(
-  makeSocket: Effect.Effect<Socket.Socket, never, R>,
+  makeSocket: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, R>,
   options: ConnectOptions
 ): Effect.Effect<Duplex.Duplex, ConnectError, Scope.Scope | R> => {
   const attempt = Effect.gen(function*() {

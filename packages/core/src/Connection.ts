@@ -181,9 +181,8 @@ const logEnd = Effect.fnUntraced(function*(
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut
   }
-  if (reason._tag === "HandlerFailed" && Exit.isFailure(exit)) {
-    yield* Effect.logWarning("connection closed", fields, Cause.pretty(exit.cause))
-  } else {
-    yield* Effect.logInfo("connection closed", fields)
-  }
+  const log = reason._tag === "HandlerFailed" && Exit.isFailure(exit)
+    ? Effect.logWarning("connection closed", Cause.pretty(exit.cause))
+    : Effect.logInfo("connection closed")
+  yield* Effect.annotateLogs(log, fields)
 })

@@ -32,6 +32,8 @@ export interface Server {
   readonly address: NetAddress.SocketAddress
   /** Connections currently running. */
   readonly activeConnections: Effect.Effect<number>
+  /** Completes when no connection is running (at once if none is). */
+  readonly awaitIdle: Effect.Effect<void>
 }
 
 /**
@@ -74,7 +76,8 @@ export const make = Effect.fnUntraced(function*<E, R>(
 
   return {
     address: listener.address,
-    activeConnections: FiberSet.size(connections)
+    activeConnections: FiberSet.size(connections),
+    awaitIdle: FiberSet.awaitEmpty(connections)
   }
 })
 

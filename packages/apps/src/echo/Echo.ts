@@ -12,6 +12,7 @@ import * as Client from "@socket-to-me/core/Client"
 import type * as Connection from "@socket-to-me/core/Connection"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 
@@ -38,10 +39,10 @@ export const handler: Connection.Handler = (input) => input
  * @since 0.1.0
  * @category client
  */
-export const send = <E, R>(
-  makeSocket: Effect.Effect<Socket.Socket>,
+export const send = <E, R, RS>(
+  makeSocket: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, RS>,
   address: string,
   payload: Stream.Stream<Uint8Array, E, R>
-): Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError | Client.ConnectError, R> =>
+): Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError | Client.ConnectError, R | Exclude<RS, Scope.Scope>> =>
   // The connection's scope is the stream's: it closes when the stream ends.
   Stream.unwrap(Effect.map(Client.connect(makeSocket, { address }), (duplex) => Client.exchange(duplex, payload)))

@@ -1,0 +1,77 @@
+/**
+ * One test body, any transport: a `TestTransport` binds a listener and dials
+ * it, so the same test runs over the memory network and over real loopback
+ * TCP. The memory implementation lives here; the TCP one lives beside the
+ * integration tests (testkit does not depend on a platform package).
+ *
+ * @since 0.1.0
+ */
+import * as Connection from "@socket-to-me/core/Connection"
+import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as Server from "@socket-to-me/core/Server"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
+import * as SocketServer from "effect/socket/SocketServer"
+
+/**
+ * A bound listener and how to reach it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Listener {
+  readonly socketServer: SocketServer.SocketServer["Service"]
+  /** A new client socket to this listener; it connects when opened. */
+  readonly dial: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope>
+  /** Fails when sockets or handles this listener's traffic opened are still alive (waits a bounded time). */
+  readonly assertNoLeaks: Effect.Effect<void, Error>
+}
+
+/**
+ * A way to bind listeners for tests.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestTransport {
+  readonly name: string
+  readonly listen: Effect.Effect<Listener, never, Scope.Scope>
+}
+
+/**
+ * A running test server with its listener.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestServer extends Listener {
+  readonly server: Server.Server
+  /** Exit reasons of ended connections, in the order they ended. */
+  readonly exits: ReadonlyArray<{ readonly id: number; readonly reason: Connection.ExitReason }>
+}
+
+/**
+ * Binds `transport` and serves `handler` on it for the life of the scope,
+ * recording every connection's exit reason.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serve = Effect.fnUntraced(function*<E, R>(
+  transport: TestTransport,
+  handler: Connection.Handler<E, R>,
+  options: Server.Options = {}
+): Effect.fn.Return<TestServer, never, Scope.Scope | R> {
+  const listener = yield* transport.listen
+  const exits: Array<{ readonly id: number; readonly reason: Connection.ExitReason }> = []
+  const server = yield* Server.make(handler, {
+    ...options,
+    onEnd: (info, reason, stats) =>
+      Effect.andThen(
+        Effect.sync(() => exits.push({ id: info.id, reason })),
+        options.onEnd === undefined ? Effect.void : options.onEnd(info, reason, stats)
+      )
+  }).pipe(Effect.provideService(SocketServer.SocketServer, listener.socketServer))
+  return { ...listener, server, exits }
+})
