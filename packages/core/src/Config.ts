@@ -55,3 +55,47 @@ export const connectRetries = 5
  * @category defaults
  */
 export const connectRetryBaseMillis = 100
+
+/**
+ * Connections served at once by one server. Past it, new connections are
+ * refused (closed at once, with the app's refusal message if it has one):
+ * a client learns immediately that the server is full, and the server never
+ * holds sockets (file descriptors, buffers) it is not serving. 1024 fits the
+ * common default file-descriptor limit with room for files and listeners.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxConnections = 1024
+
+/**
+ * A connection with no traffic in either direction for this long is closed
+ * (`IdleTimeout`). Five minutes keeps interactive sessions (chat) open while
+ * reclaiming half-open peers that vanished without a FIN.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const idleTimeout = "5 minutes"
+
+/**
+ * A frame that has started must be complete within this time
+ * (`FrameTimeout`), so a peer trickling one byte at a time (slowloris) cannot
+ * hold a connection and its partial buffer forever. 30 seconds is far above
+ * what any honest peer needs to send one capped frame.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const frameDeadline = "30 seconds"
+
+/**
+ * How long a draining server waits for its connections to finish before it
+ * interrupts them. Five seconds lets in-flight requests and goodbyes complete
+ * and stays well inside the usual 10 second SIGTERM-to-SIGKILL window of
+ * process supervisors.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const shutdownGrace = "5 seconds"

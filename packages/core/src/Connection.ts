@@ -12,6 +12,8 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -36,6 +38,12 @@ export interface ConnectionInfo {
   readonly remoteAddress: string
   /** When the connection was accepted, in epoch milliseconds (from `Clock`). */
   readonly startedAt: number
+  /**
+   * Completes when the server starts draining. An app may watch it to say
+   * goodbye and end its output; otherwise the connection runs until the
+   * grace period ends and is then interrupted.
+   */
+  readonly draining: Effect.Effect<void>
 }
 
 /**
@@ -68,14 +76,31 @@ export class Completed extends Data.TaggedClass("Completed")<{}> {}
 export class Interrupted extends Data.TaggedClass("Interrupted")<{}> {}
 
 /**
- * How a connection ended: `Completed`, `Interrupted`, or one of the
+ * The connection ended on its own (app or peer closed) after the server
+ * started draining.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export class Drained extends Data.TaggedClass("Drained")<{}> {}
+
+/**
+ * The connection was refused because the server was at its connection limit.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export class Refused extends Data.TaggedClass("Refused")<{ readonly limit: number }> {}
+
+/**
+ * How a connection ended: `Completed`, `Drained`, `Refused`, `Interrupted`, or one of the
  * `ConnectionError` reasons (a peer that closes in order ends with
  * `PeerClosed`).
  *
  * @since 0.1.0
  * @category exit reasons
  */
-export type ExitReason = Completed | Interrupted | ConnectionError.ConnectionErrorReason
+export type ExitReason = Completed | Drained | Refused | Interrupted | ConnectionError.ConnectionErrorReason
 
 /**
  * The reason an orderly close by the peer is reported with.
@@ -117,6 +142,13 @@ export const exitReason = <E>(exit: Exit.Exit<ExitReason, E>): ExitReason => {
 export interface Options {
   /** Capacity of the outbound queue, in chunks. Default `Config.outboundQueueChunks`. */
   readonly outboundQueueChunks?: number | undefined
+  /**
+   * Close a connection with no traffic in either direction for this long
+   * (`IdleTimeout`). Default `Config.idleTimeout`; `Duration.infinity` disables it.
+   */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** Completed by the server when it starts draining (see `ConnectionInfo.draining`). Default: never. */
+  readonly draining?: Deferred.Deferred<void> | undefined
   /** Called once with the exit reason when the connection has ended and its scope is closed. */
   readonly onEnd?: ((info: ConnectionInfo, reason: ExitReason, stats: Duplex.Stats) => Effect.Effect<void>) | undefined
 }
@@ -138,34 +170,58 @@ export const run = <E, R>(
 ): Effect.Effect<ExitReason, never, R> =>
   Effect.gen(function*() {
     const addresses = Option.getOrElse(yield* Effect.serviceOption(SocketAddresses), () => unknownAddresses)
+    const draining = options.draining
     const info: ConnectionInfo = {
       id,
       localAddress: addresses.local,
       remoteAddress: addresses.remote,
-      startedAt: yield* Clock.currentTimeMillis
+      startedAt: yield* Clock.currentTimeMillis,
+      draining: draining === undefined ? Effect.never : Deferred.await(draining)
     }
+    const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
     // Set once the socket is open; stays at zero for a peer gone before that.
-    let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false }
+    let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: info.startedAt }
     const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
       stats = duplex.stats
       // The bounded buffer is the outbound queue: the handler's output is
       // pulled by its own fiber into at most `outboundQueueChunks` chunks,
       // and this fiber (the writer) drains it, waiting on the socket.
-      yield* handler(duplex.input, info).pipe(
+      const pump = handler(duplex.input, info).pipe(
         Stream.buffer({ capacity: options.outboundQueueChunks ?? Config.outboundQueueChunks, strategy: "suspend" }),
         Stream.runForEachArray(duplex.write)
       )
+      yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
     })))
-    const reason = exitReason(exit)
+    const ended = exitReason(exit)
+    const reason = (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
+        (yield* Deferred.isDone(draining))
+      ? new Drained()
+      : ended
     yield* logEnd(info, reason, stats, exit)
     if (options.onEnd !== undefined) yield* options.onEnd(info, reason, stats)
     return reason
   }).pipe(
     Effect.annotateLogs({ connection: id })
   )
+
+// Sleeps until the connection has been silent for `timeout`, then fails.
+// It re-arms from the last activity, so a busy connection costs one timer
+// per `timeout`, not one per chunk.
+const idleWatchdog = (stats: Duplex.Stats, timeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const timeoutMillis = Duration.toMillis(timeout)
+    while (true) {
+      const idleFor = clock.currentTimeMillisUnsafe() - stats.lastActivity
+      if (idleFor >= timeoutMillis) {
+        return yield* ConnectionError.make(new ConnectionError.IdleTimeout({ after: timeout }))
+      }
+      yield* Effect.sleep(timeoutMillis - idleFor)
+    }
+  })
 
 const logEnd = Effect.fnUntraced(function*(
   info: ConnectionInfo,

@@ -83,6 +83,37 @@ export class IdleTimeout extends Data.TaggedError("IdleTimeout")<{
 }
 
 /**
+ * A frame was started but not completed within the frame deadline (a peer
+ * trickling bytes, as in slowloris).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class FrameTimeout extends Data.TaggedError("FrameTimeout")<{
+  readonly after: Duration.Duration
+}> {
+  override get message(): string {
+    return "frame not completed within the frame deadline"
+  }
+}
+
+/**
+ * The peer does not read fast enough: its bounded outbound queue filled up
+ * and the declared policy is to disconnect.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class SlowConsumer extends Data.TaggedError("SlowConsumer")<{
+  /** Capacity of the queue that overflowed. */
+  readonly capacity: number
+}> {
+  override get message(): string {
+    return `slow consumer: outbound queue of ${this.capacity} full`
+  }
+}
+
+/**
  * A frame grew past its codec's byte cap. Raised as soon as the cap is passed,
  * before the rest of the frame is read.
  *
@@ -140,6 +171,8 @@ export type ConnectionErrorReason =
   | ReadFailed
   | WriteFailed
   | IdleTimeout
+  | FrameTimeout
+  | SlowConsumer
   | FrameTooLarge
   | DecodeFailed
   | HandlerFailed

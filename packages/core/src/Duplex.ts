@@ -10,6 +10,7 @@
  */
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
@@ -32,6 +33,8 @@ export interface Stats {
   bytesOut: number
   /** Whether the peer closed its side in order (FIN / orderly EOF). */
   peerEnded: boolean
+  /** `Clock` time in milliseconds of the last read or write. */
+  lastActivity: number
 }
 
 /**
@@ -132,11 +135,13 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   // early while the read side stays open.
   const writeScope = yield* Scope.fork(scope)
   const writer = yield* Scope.provide(socket.writer, writeScope)
-  const stats: Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false }
+  const clock = yield* Clock.Clock
+  const stats: Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: clock.currentTimeMillisUnsafe() }
 
   const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = readChunks.pipe(
     Effect.flatMap((chunks) => {
       for (let i = 0; i < chunks.length; i++) stats.bytesIn += chunks[i]!.byteLength
+      stats.lastActivity = clock.currentTimeMillisUnsafe()
       return Effect.succeed(chunks)
     }),
     Effect.catch((error): Effect.Effect<never, ConnectionError.ConnectionError | Cause.Done> => {
@@ -149,6 +154,7 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
 
   const write = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => {
     for (let i = 0; i < chunks.length; i++) stats.bytesOut += chunks[i]!.byteLength
+    stats.lastActivity = clock.currentTimeMillisUnsafe()
     return Effect.mapError(writer.writeAll(chunks), fromWriteError)
   }
 

@@ -4,22 +4,45 @@
  * supervised fiber.
  *
  * Stage: accept and admit. The server owns a `FiberSet` of connection fibers
- * inside its `Scope`. Closing that scope first stops accepting (the accept
- * loop is interrupted), then interrupts the connections, each of which
- * releases its own socket. Like mini-redis, the server takes an already
- * bound listener (the `SocketServer` service), which is what makes it
- * testable over any transport.
+ * inside its `Scope` and a connection limit. Like mini-redis, it takes an
+ * already bound listener (the `SocketServer` service), which is what makes
+ * it testable over any transport.
+ *
+ * Shutdown is a drain, in this order: stop accepting at once (the accept
+ * loop is interrupted), tell every connection (`ConnectionInfo.draining`),
+ * wait up to the grace period for them to finish, then interrupt the rest,
+ * whose finalizers release their sockets. Closing the server's scope drains,
+ * so an interrupted program (SIGINT) shuts down gracefully by default.
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type * as NetAddress from "effect/net/NetAddress"
+import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
+import * as Duplex from "./Duplex.ts"
+
+/**
+ * What a drain did: connections that finished within the grace period, and
+ * connections interrupted when it ran out (or when the stop was forced).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DrainSummary {
+  readonly drained: number
+  readonly interrupted: number
+}
 
 /**
  * A running server.
@@ -30,10 +53,17 @@ import * as Connection from "./Connection.ts"
 export interface Server {
   /** The address the listener is bound to (with the real port when 0 was asked). */
   readonly address: NetAddress.SocketAddress
-  /** Connections currently running. */
+  /** Connections currently admitted and running. */
   readonly activeConnections: Effect.Effect<number>
+  /** The connection limit. */
+  readonly maxConnections: number
   /** Completes when no connection is running (at once if none is). */
   readonly awaitIdle: Effect.Effect<void>
+  /**
+   * Drains the server (see the module docs) and reports what happened.
+   * Idempotent: later calls wait for the first drain and return its summary.
+   */
+  readonly drain: Effect.Effect<DrainSummary>
 }
 
 /**
@@ -42,7 +72,16 @@ export interface Server {
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Connection.Options {}
+export interface Options extends Omit<Connection.Options, "draining"> {
+  /** Connections served at once; more are refused. Default `Config.maxConnections`. */
+  readonly maxConnections?: number | undefined
+  /** Bytes sent to a refused connection before it is closed (e.g. a "server full" line). Default none. */
+  readonly refusal?: Uint8Array | undefined
+  /** How long a drain waits for connections before interrupting them. Default `Config.shutdownGrace`. */
+  readonly shutdownGrace?: Duration.Input | undefined
+  /** Completes when the stop must be immediate (e.g. a second SIGINT): the drain stops waiting. */
+  readonly forceStop?: Effect.Effect<void> | undefined
+}
 
 // Accept failures (EMFILE and the like) are retried after a growing pause,
 // capped at one second, so the server neither spins nor stops serving.
@@ -50,7 +89,7 @@ const acceptRetry = Schedule.min([Schedule.exponential("10 millis"), Schedule.sp
 
 /**
  * Starts serving `handler` on the `SocketServer` in context. Runs until the
- * enclosing scope closes.
+ * enclosing scope closes, which drains it.
  *
  * @since 0.1.0
  * @category constructors
@@ -60,29 +99,89 @@ export const make = Effect.fnUntraced(function*<E, R>(
   options: Options = {}
 ): Effect.fn.Return<Server, never, Scope.Scope | SocketServer.SocketServer | R> {
   const listener = yield* SocketServer.SocketServer
+  const maxConnections = options.maxConnections ?? Config.maxConnections
+  const shutdownGrace = options.shutdownGrace ?? Config.shutdownGrace
   const connections = yield* FiberSet.make<Connection.ExitReason, never>()
+  const permits = yield* Semaphore.make(maxConnections)
+  const active = yield* Ref.make(0)
   const lastId = yield* Ref.make(0)
+  const draining = yield* Deferred.make<void>()
+  const connectionOptions: Connection.Options = { ...options, draining }
 
-  const accept = (socket: Parameters<Parameters<typeof listener.run>[0]>[0]) =>
-    Ref.updateAndGet(lastId, (id) => id + 1).pipe(
-      Effect.flatMap((id) => FiberSet.run(connections, Connection.run(socket, id, handler, options)))
+  const admit = (socket: Socket.Socket, id: number) =>
+    Effect.andThen(
+      Ref.update(active, (n) => n + 1),
+      Connection.run(socket, id, handler, connectionOptions).pipe(
+        Effect.ensuring(Effect.andThen(Ref.update(active, (n) => n - 1), Semaphore.release(permits, 1)))
+      )
     )
 
-  yield* listener.run(accept).pipe(
+  // The limit is checked when the socket is accepted, before anything is
+  // read from it: over the limit, the socket is closed at once.
+  const accept = (socket: Socket.Socket) =>
+    Effect.gen(function*() {
+      const id = yield* Ref.updateAndGet(lastId, (n) => n + 1)
+      const admitted = yield* Semaphore.takeIfAvailable(permits, 1)
+      yield* FiberSet.run(connections, admitted ? admit(socket, id) : refuse(socket, id, maxConnections, options))
+    })
+
+  const acceptLoop = yield* listener.run(accept).pipe(
     Effect.tapError((error) => Effect.logWarning("accept failed, retrying", error.message)),
     Effect.retry(acceptRetry),
     Effect.forkScoped
   )
 
+  const awaitIdle = FiberSet.awaitEmpty(connections)
+  const summary = yield* Deferred.make<DrainSummary>()
+  const started = yield* Ref.make(false)
+  const drain: Effect.Effect<DrainSummary> = Effect.uninterruptible(Effect.gen(function*() {
+    if (yield* Ref.getAndSet(started, true)) return yield* Deferred.await(summary)
+    yield* Fiber.interrupt(acceptLoop)
+    yield* Deferred.succeed(draining, undefined)
+    const before = yield* FiberSet.size(connections)
+    yield* Effect.raceFirst(
+      Effect.timeoutOrElse(Effect.interruptible(awaitIdle), { duration: shutdownGrace, orElse: () => Effect.void }),
+      Effect.interruptible(options.forceStop ?? Effect.never)
+    )
+    const interrupted = yield* FiberSet.size(connections)
+    yield* FiberSet.clear(connections)
+    yield* awaitIdle
+    const result: DrainSummary = { drained: before - interrupted, interrupted }
+    yield* Effect.logInfo(`drained ${result.drained}, interrupted ${result.interrupted}`)
+    yield* Deferred.succeed(summary, result)
+    return result
+  }))
+  yield* Effect.addFinalizer(() => drain)
+
   return {
     address: listener.address,
-    activeConnections: FiberSet.size(connections),
-    awaitIdle: FiberSet.awaitEmpty(connections)
+    activeConnections: Ref.get(active),
+    maxConnections,
+    awaitIdle,
+    drain
   }
 })
 
+// A refused connection is still a supervised fiber: it writes the refusal,
+// closes, and reports its exit reason like any other.
+const refuse = (socket: Socket.Socket, id: number, limit: number, options: Options) =>
+  Effect.gen(function*() {
+    const reason = new Connection.Refused({ limit })
+    const stats = yield* Effect.scoped(Effect.gen(function*() {
+      const duplex = yield* Duplex.open(socket)
+      if (options.refusal !== undefined) yield* duplex.write([options.refusal])
+      yield* duplex.end
+      return duplex.stats
+    })).pipe(Effect.orElseSucceed(() => ({ bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: 0 })))
+    yield* Effect.logWarning(`connection refused: limit of ${limit} connections reached`)
+    if (options.onEnd !== undefined) {
+      yield* options.onEnd({ id, localAddress: "", remoteAddress: "", startedAt: 0, draining: Effect.never }, reason, stats)
+    }
+    return reason
+  }).pipe(Effect.annotateLogs({ connection: id }))
+
 /**
- * Serves `handler` forever (until interrupted).
+ * Serves `handler` until interrupted, then drains.
  *
  * @since 0.1.0
  * @category running
