@@ -181,7 +181,20 @@ export const run = <E, R>(
     const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
     // Set once the socket is open; stays at zero for a peer gone before that.
     let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: info.startedAt }
-    const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+    let reason: ExitReason = new Interrupted()
+    // Reported in `onExit`, so that an interrupted connection (drain, server
+    // shutdown) is logged and counted like any other.
+    const report = (exit: Exit.Exit<ExitReason, unknown>) =>
+      Effect.gen(function*() {
+        const ended = exitReason(exit)
+        reason = (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
+            (yield* Deferred.isDone(draining))
+          ? new Drained()
+          : ended
+        yield* logEnd(info, reason, stats, exit)
+        if (options.onEnd !== undefined) yield* options.onEnd(info, reason, stats)
+      })
+    yield* Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
       stats = duplex.stats
       // The bounded buffer is the outbound queue: the handler's output is
@@ -194,14 +207,7 @@ export const run = <E, R>(
       yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
-    })))
-    const ended = exitReason(exit)
-    const reason = (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
-        (yield* Deferred.isDone(draining))
-      ? new Drained()
-      : ended
-    yield* logEnd(info, reason, stats, exit)
-    if (options.onEnd !== undefined) yield* options.onEnd(info, reason, stats)
+    })).pipe(Effect.onExit(report), Effect.catchCause(() => Effect.void))
     return reason
   }).pipe(
     Effect.annotateLogs({ connection: id })

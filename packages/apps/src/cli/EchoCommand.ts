@@ -16,8 +16,8 @@ import * as Serve from "./Serve.ts"
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.port(Echo.defaultPort) },
-  (endpoint) => Effect.scoped(Effect.andThen(Serve.start("echo", endpoint, Echo.handler), Effect.never))
+  { host: Flags.host, port: Flags.port(Echo.defaultPort), ...Flags.server },
+  ({ host, port, ...settings }) => Serve.run("echo", { host, port }, settings, Echo.handler)
 ).pipe(
   Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),
   Command.withExamples([

@@ -19,10 +19,10 @@ import * as Serve from "./Serve.ts"
 
 const demo = Command.make(
   "demo",
-  { host: Flags.host },
-  ({ host }) =>
+  { host: Flags.host, ...Flags.server },
+  ({ host, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
-      yield* Serve.start("echo", { host, port: Echo.defaultPort }, Echo.handler)
+      yield* Serve.start("echo", { host, port: Echo.defaultPort }, settings, Echo.handler)
       return yield* Effect.never
     }))
 ).pipe(Command.withDescription("Start every app's server on its default port (echo 7001)."))

@@ -1,10 +1,10 @@
 /**
  * Running an app's server from the CLI: bind, print
- * `<app> listening on HOST:PORT` on stdout, serve until interrupted.
+ * `<app> listening on HOST:PORT` on stdout, serve until interrupted, drain.
  *
  * @since 0.1.0
  */
-import * as Connection from "@socket-to-me/core/Connection"
+import type * as Connection from "@socket-to-me/core/Connection"
 import * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
@@ -13,10 +13,13 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as SocketServer from "effect/socket/SocketServer"
 import * as NodeTransport from "../NodeTransport.ts"
+import * as Flags from "./Flags.ts"
+import * as Shutdown from "./Shutdown.ts"
 
 /**
- * Binds `endpoint`, starts `handler` on it and prints the listening line.
- * The server lives as long as the enclosing scope.
+ * Binds `endpoint`, starts `handler` on it with the robustness settings and
+ * prints the listening line. The server lives as long as the enclosing
+ * scope; closing it drains the server.
  *
  * @since 0.1.0
  * @category running
@@ -24,13 +27,33 @@ import * as NodeTransport from "../NodeTransport.ts"
 export const start = Effect.fnUntraced(function*<E, R>(
   app: string,
   endpoint: NodeTransport.Endpoint,
+  settings: Flags.ServerSettings,
   handler: Connection.Handler<E, R>,
-  options?: Server.Options
+  options: Server.Options = {}
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
   const listener = yield* NodeTransport.makeServer(endpoint)
-  const server = yield* Server.make(handler, options).pipe(
-    Effect.provideService(SocketServer.SocketServer, listener)
-  )
+  const server = yield* Server.make(handler, {
+    maxConnections: settings.maxConnections,
+    idleTimeout: Flags.zeroIsOff(settings.idleTimeout),
+    shutdownGrace: settings.shutdownGrace,
+    forceStop: yield* Shutdown.Forced,
+    ...options
+  }).pipe(Effect.provideService(SocketServer.SocketServer, listener))
   yield* Console.log(`${app} listening on ${SocketAddresses.formatSocketAddress(server.address)}`)
   return server
 })
+
+/**
+ * `start`, then serve until the process is told to stop.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <E, R>(
+  app: string,
+  endpoint: NodeTransport.Endpoint,
+  settings: Flags.ServerSettings,
+  handler: Connection.Handler<E, R>,
+  options?: Server.Options
+): Effect.Effect<never, ServerError.ServerError, R> =>
+  Effect.scoped(Effect.andThen(start(app, endpoint, settings, handler, options), Effect.never))
