@@ -1,0 +1,55 @@
+// `npm test`: type-check, lint, then the test suite, each with its own output
+// left visible. Every stage runs even after one fails, so a single run shows
+// every problem. The last line is a plain `N passed, M failed` summary read
+// from vitest's JSON report, for humans and for CI logs alike.
+// Started through with-node.mjs, so process.execPath is the project's Node.
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { envWithNode, exitLike, root, spawnForwarding } from "./lib/node.mjs"
+
+const report = join(root, ".vitest-report.json")
+
+// Tools are started as `node <their bin file>` rather than through the
+// node_modules/.bin shims, so that they get this exact Node on every OS.
+const binOf = (pkg, name) => {
+  const dir = join(root, "node_modules", pkg)
+  const { bin } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+  return join(dir, typeof bin === "string" ? bin : bin[name])
+}
+
+const failed = []
+const stage = async (name, pkg, bin, args) => {
+  console.log(`\ncheck: ${name}`)
+  const result = await spawnForwarding(process.execPath, [binOf(pkg, bin), ...args], {
+    cwd: root,
+    env: envWithNode(process.execPath)
+  })
+  if (result.signal) {
+    // Interrupted: die the same way instead of reporting, and start nothing
+    // more while the signal lands.
+    exitLike(result)
+    await new Promise(() => {})
+  }
+  if (result.code !== 0) failed.push(name)
+}
+
+await stage("type-check", "typescript", "tsc", ["-p", "tsconfig.json"])
+await stage("lint", "eslint", "eslint", ["."])
+rmSync(report, { force: true }) // a stale report must not count
+await stage("test", "vitest", "vitest", [
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`
+])
+
+const counts = existsSync(report) ? JSON.parse(readFileSync(report, "utf8")) : {}
+const passed = counts.numPassedTests ?? 0
+const failedTests = counts.numFailedTests ?? 0
+const skipped = (counts.numPendingTests ?? 0) + (counts.numTodoTests ?? 0)
+if (passed + failedTests === 0) failed.push("test (no tests ran)")
+
+console.log("")
+for (const name of failed) console.error(`check: ${name} failed`)
+console.log(`${passed} passed, ${failedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
+process.exitCode = failed.length > 0 ? 1 : 0
