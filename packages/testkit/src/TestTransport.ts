@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Leaks from "./Leaks.ts"
+import * as MemoryNetwork from "./MemoryNetwork.ts"
 
 /**
  * A bound listener and how to reach it.
@@ -75,3 +77,23 @@ export const serve = Effect.fnUntraced(function*<E, R>(
   }).pipe(Effect.provideService(SocketServer.SocketServer, listener.socketServer))
   return { ...listener, server, exits }
 })
+
+/**
+ * The in-memory network as a `TestTransport`: a fresh network per listener,
+ * and a leak check that every memory socket and connection has ended.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const memory: TestTransport = {
+  name: "memory",
+  listen: Effect.gen(function*() {
+    const network = yield* MemoryNetwork.make()
+    const socketServer = yield* Effect.orDie(network.listen)
+    return {
+      socketServer,
+      dial: network.makeClient,
+      assertNoLeaks: Leaks.assertNetworkIdle(network)
+    }
+  })
+}
