@@ -18,6 +18,7 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as ConnectionError from "./ConnectionError.ts"
+import * as Metrics from "./Metrics.ts"
 
 /**
  * Byte counters and end-of-input flag of one duplex. Each field has a single
@@ -136,11 +137,16 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   const writeScope = yield* Scope.fork(scope)
   const writer = yield* Scope.provide(socket.writer, writeScope)
   const clock = yield* Clock.Clock
+  // Captured once: counters are bumped synchronously on the hot path.
+  const context = yield* Effect.context<never>()
   const stats: Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: clock.currentTimeMillisUnsafe() }
 
   const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = readChunks.pipe(
     Effect.flatMap((chunks) => {
-      for (let i = 0; i < chunks.length; i++) stats.bytesIn += chunks[i]!.byteLength
+      let size = 0
+      for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
+      stats.bytesIn += size
+      Metrics.addUnsafe(Metrics.bytesIn, size, context)
       stats.lastActivity = clock.currentTimeMillisUnsafe()
       return Effect.succeed(chunks)
     }),
@@ -153,7 +159,10 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   )
 
   const write = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => {
-    for (let i = 0; i < chunks.length; i++) stats.bytesOut += chunks[i]!.byteLength
+    let size = 0
+    for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
+    stats.bytesOut += size
+    Metrics.addUnsafe(Metrics.bytesOut, size, context)
     stats.lastActivity = clock.currentTimeMillisUnsafe()
     return Effect.mapError(writer.writeAll(chunks), fromWriteError)
   }

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,6 +16,7 @@ import * as Config from "./Config.ts"
 import type * as Connection from "./Connection.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import type * as FrameCodec from "./FrameCodec.ts"
+import * as Metrics from "./Metrics.ts"
 
 /**
  * An app over frames: input frames in, output frames out.
@@ -100,4 +102,14 @@ export const handler = <Frame, E, R>(
   app: FramedApp<Frame, Frame, E, R>,
   options: Options = {}
 ): Connection.Handler<E, R> =>
-(input, info) => codec.encode(app(decodeWithDeadline(codec, input, options.frameDeadline ?? Config.frameDeadline), info))
+(input, info) =>
+  Stream.unwrap(Effect.map(Effect.context<never>(), (context) => {
+    const count = (counter: typeof Metrics.framesIn) => <A>(frames: Arr.NonEmptyReadonlyArray<A>) => {
+      Metrics.addUnsafe(counter, frames.length, context)
+      return frames
+    }
+    const frames = decodeWithDeadline(codec, input, options.frameDeadline ?? Config.frameDeadline).pipe(
+      Stream.mapArray(count(Metrics.framesIn))
+    )
+    return codec.encode(app(frames, info).pipe(Stream.mapArray(count(Metrics.framesOut))))
+  }))

@@ -21,6 +21,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -31,6 +32,7 @@ import * as SocketServer from "effect/socket/SocketServer"
 import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
 import * as Duplex from "./Duplex.ts"
+import * as Metrics from "./Metrics.ts"
 
 /**
  * What a drain did: connections that finished within the grace period, and
@@ -73,6 +75,8 @@ export interface Server {
  * @category models
  */
 export interface Options extends Omit<Connection.Options, "draining"> {
+  /** Name for logs and the `server` attribute of metrics, e.g. `"echo"`. Default `"server"`. */
+  readonly name?: string | undefined
   /** Connections served at once; more are refused. Default `Config.maxConnections`. */
   readonly maxConnections?: number | undefined
   /** Bytes sent to a refused connection before it is closed (e.g. a "server full" line). Default none. */
@@ -106,13 +110,28 @@ export const make = Effect.fnUntraced(function*<E, R>(
   const active = yield* Ref.make(0)
   const lastId = yield* Ref.make(0)
   const draining = yield* Deferred.make<void>()
-  const connectionOptions: Connection.Options = { ...options, draining }
+  const name = options.name ?? "server"
+  const userOnEnd = options.onEnd
+  const connectionOptions: Connection.Options = {
+    ...options,
+    draining,
+    onEnd: (info, reason, stats) =>
+      Effect.gen(function*() {
+        yield* Metric.update(Metric.withAttributes(Metrics.connectionsClosed, { reason: reason._tag }), 1)
+        if (reason._tag === "HandlerFailed") yield* Metric.update(Metrics.handlerFailures, 1)
+        if (userOnEnd !== undefined) yield* userOnEnd(info, reason, stats)
+      })
+  }
 
   const admit = (socket: Socket.Socket, id: number) =>
     Effect.andThen(
-      Ref.update(active, (n) => n + 1),
+      Effect.andThen(Ref.update(active, (n) => n + 1), Metric.modify(Metrics.connectionsActive, 1)),
       Connection.run(socket, id, handler, connectionOptions).pipe(
-        Effect.ensuring(Effect.andThen(Ref.update(active, (n) => n - 1), Semaphore.release(permits, 1)))
+        Effect.ensuring(Effect.all([
+          Ref.update(active, (n) => n - 1),
+          Metric.modify(Metrics.connectionsActive, -1),
+          Semaphore.release(permits, 1)
+        ]))
       )
     )
 
@@ -121,9 +140,17 @@ export const make = Effect.fnUntraced(function*<E, R>(
   const accept = (socket: Socket.Socket) =>
     Effect.gen(function*() {
       const id = yield* Ref.updateAndGet(lastId, (n) => n + 1)
+      yield* Metric.update(Metrics.connectionsAccepted, 1)
       const admitted = yield* Semaphore.takeIfAvailable(permits, 1)
-      yield* FiberSet.run(connections, admitted ? admit(socket, id) : refuse(socket, id, maxConnections, options))
-    })
+      yield* FiberSet.run(
+        connections,
+        admitted ? admit(socket, id) : refuse(socket, id, maxConnections, connectionOptions, options.refusal)
+      )
+    }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, { server: name }))
+
+  yield* Metric.update(Metrics.connectionsLimit, maxConnections).pipe(
+    Effect.provideService(Metric.CurrentMetricAttributes, { server: name })
+  )
 
   const acceptLoop = yield* listener.run(accept).pipe(
     Effect.tapError((error) => Effect.logWarning("accept failed, retrying", error.message)),
@@ -164,12 +191,18 @@ export const make = Effect.fnUntraced(function*<E, R>(
 
 // A refused connection is still a supervised fiber: it writes the refusal,
 // closes, and reports its exit reason like any other.
-const refuse = (socket: Socket.Socket, id: number, limit: number, options: Options) =>
+const refuse = (
+  socket: Socket.Socket,
+  id: number,
+  limit: number,
+  options: Connection.Options,
+  refusal: Uint8Array | undefined
+) =>
   Effect.gen(function*() {
     const reason = new Connection.Refused({ limit })
     const stats = yield* Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
-      if (options.refusal !== undefined) yield* duplex.write([options.refusal])
+      if (refusal !== undefined) yield* duplex.write([refusal])
       yield* duplex.end
       return duplex.stats
     })).pipe(Effect.orElseSucceed(() => ({ bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: 0 })))

@@ -95,8 +95,17 @@ const badAddressCodes = new Set(["EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN", "EAI
  * @since 0.1.0
  * @category constructors
  */
-export const fromSocketServerError = (error: SocketServer.SocketServerError, address: string): ServerError => {
-  const cause = error.reason.cause
+export const fromSocketServerError = (error: SocketServer.SocketServerError, address: string): ServerError =>
+  fromCause(error.reason.cause, address)
+
+/**
+ * Classifies the platform error (with its `code`, e.g. `EADDRINUSE`) of a
+ * failed listen on `address`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromCause = (cause: unknown, address: string): ServerError => {
   const code = (cause as { readonly code?: unknown } | null | undefined)?.code
   const reason: ServerErrorReason = code === "EADDRINUSE"
     ? new AddressInUse({ address })

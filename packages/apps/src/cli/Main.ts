@@ -23,6 +23,7 @@ const demo = Command.make(
   ({ host, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       yield* Serve.start("echo", { host, port: Echo.defaultPort }, settings, Echo.handler)
+      yield* Serve.startMetrics(host, settings)
       return yield* Effect.never
     }))
 ).pipe(Command.withDescription("Start every app's server on its default port (echo 7001)."))

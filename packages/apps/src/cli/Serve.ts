@@ -12,6 +12,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Option from "effect/Option"
+import * as MetricsHttp from "../MetricsHttp.ts"
 import * as NodeTransport from "../NodeTransport.ts"
 import * as Flags from "./Flags.ts"
 import * as Shutdown from "./Shutdown.ts"
@@ -33,6 +35,7 @@ export const start = Effect.fnUntraced(function*<E, R>(
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
   const listener = yield* NodeTransport.makeServer(endpoint)
   const server = yield* Server.make(handler, {
+    name: app,
     maxConnections: settings.maxConnections,
     idleTimeout: Flags.zeroIsOff(settings.idleTimeout),
     shutdownGrace: settings.shutdownGrace,
@@ -44,7 +47,19 @@ export const start = Effect.fnUntraced(function*<E, R>(
 })
 
 /**
- * `start`, then serve until the process is told to stop.
+ * Serves the metrics endpoint when `--metrics-port` was given.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const startMetrics = (host: string, settings: Flags.ServerSettings) =>
+  Option.match(settings.metricsPort, {
+    onNone: () => Effect.void,
+    onSome: (port) => MetricsHttp.serve({ host, port })
+  })
+
+/**
+ * `start` (and the metrics endpoint), then serve until the process is told to stop.
  *
  * @since 0.1.0
  * @category running
@@ -56,4 +71,8 @@ export const run = <E, R>(
   handler: Connection.Handler<E, R>,
   options?: Server.Options
 ): Effect.Effect<never, ServerError.ServerError, R> =>
-  Effect.scoped(Effect.andThen(start(app, endpoint, settings, handler, options), Effect.never))
+  Effect.scoped(Effect.gen(function*() {
+    yield* start(app, endpoint, settings, handler, options)
+    yield* startMetrics(endpoint.host, settings)
+    return yield* Effect.never
+  }))
