@@ -8,6 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as MemoryNetwork from "../src/MemoryNetwork.ts"
 import * as TransportErrors from "../src/TransportErrors.ts"
 import { bytesOf, describeError, encode, decode, pattern, readExactly, readToEnd, split } from "./support/bytes.ts"
@@ -361,4 +362,39 @@ describe("MemoryNetwork", () => {
       const server = yield* SocketServer.SocketServer
       assert.strictEqual(server.address._tag, "InetAddressV4")
     }).pipe(Effect.provide(Layer.fresh(MemoryNetwork.layer({ port: 4242 })))))
+
+  it.effect("handlers see the connection's addresses and no Scope of the server's", () =>
+    Effect.gen(function*() {
+      const network = yield* MemoryNetwork.MemoryNetwork
+      const server = yield* SocketServer.SocketServer
+      const seen = yield* Deferred.make<{ readonly local: string; readonly remote: string; readonly scope: boolean }>()
+      yield* Effect.forkScoped(server.run(() =>
+        Effect.gen(function*() {
+          // Optional, as core reads it: it is not a requirement of `run`.
+          const addresses = yield* Effect.serviceOption(SocketAddresses.SocketAddresses)
+          const scope = yield* Effect.serviceOption(Scope.Scope)
+          yield* Deferred.succeed(seen, {
+            local: addresses._tag === "Some" ? addresses.value.local : "none",
+            remote: addresses._tag === "Some" ? addresses.value.remote : "none",
+            scope: scope._tag === "Some"
+          })
+        })
+      ))
+      yield* network.dial
+      assert.deepStrictEqual(yield* Deferred.await(seen), {
+        local: "127.0.0.1:7357",
+        remote: "127.0.0.1:49152",
+        scope: false
+      })
+    }).pipe(Effect.provide(MemoryNetwork.layer())))
+
+  it.effect("layerClient provides a Socket that connects when opened, like NodeSocket.layerNet", () =>
+    Effect.gen(function*() {
+      yield* withEchoServer
+      const socket = yield* Socket.Socket
+      const { pull } = yield* socket.reader
+      const writer = yield* socket.writer
+      yield* writer.write("via layer")
+      assert.strictEqual(decode(yield* readExactly(pull, 9)), "via layer")
+    }).pipe(Effect.provide(MemoryNetwork.layerClient.pipe(Layer.provideMerge(MemoryNetwork.layer())))))
 })
