@@ -99,3 +99,164 @@ export const frameDeadline = "30 seconds"
  * @category defaults
  */
 export const shutdownGrace = "5 seconds"
+
+/**
+ * Largest file, in bytes, the files app accepts for upload. 1 GiB covers
+ * documents, media and backups while bounding what one client can make the
+ * server store (and reserve on disk) with a single offer.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxFileBytes = 1024 * 1024 * 1024
+
+/**
+ * File bytes per data frame of the files protocol. 64 KiB matches Node's
+ * socket read size and stream high-water mark, so a frame is about one read
+ * and one disk write, and a connection holds at most one such frame while
+ * assembling it.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const fileChunkBytes = 64 * 1024
+
+/**
+ * Longest file name, in UTF-8 bytes, the files app accepts. File systems
+ * allow 255; 200 leaves room for the ` (N)` a duplicate name gets and for
+ * the `.json` of the name's metadata file.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxFileNameBytes = 200
+
+/**
+ * How many numbered variants (`report (1).pdf`, `report (2).pdf`, ...) the
+ * files app tries before refusing to save under a name. Each try is one
+ * `link` call; 1000 bounds the work of saving one file.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxFileNameCopies = 1000
+
+/**
+ * A partial upload (staging file) untouched for this long is deleted. A day
+ * lets a client resume after a night's interruption; past that, the bytes
+ * are more likely abandoned than awaited, and they cost disk space.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const stagingExpiry = "24 hours"
+
+/**
+ * How often the files server looks for expired staging files. Hourly keeps
+ * the cost negligible; an expired file lives at most this much longer.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const stagingSweepInterval = "1 hour"
+
+/**
+ * Free disk space, in bytes, an upload must leave behind to be accepted.
+ * 64 MiB keeps the disk usable for the system, logs and the store's own
+ * metadata when uploads fill it.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const minFreeDiskBytes = 64 * 1024 * 1024
+
+/**
+ * How long the files server keeps reading (and discarding) a client's bytes
+ * after replying with an error, before it closes. Closing a socket with
+ * unread input makes TCP send a reset, which can destroy the error reply
+ * before the client reads it; 2 seconds lets a client that is still sending
+ * see the reply and stop.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const errorLinger = "2 seconds"
+
+/**
+ * How many times the files client retries an upload the server answered
+ * with `busy` (the same file is being received on another connection, for
+ * instance one the client just lost and the server has not yet noticed).
+ * With backoff from 100 ms that is about 6 seconds of patience.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const fileBusyRetries = 6
+
+/**
+ * Messages an actor's mailbox holds before `tell` waits (backpressure). 1024
+ * absorbs a burst from every connection of a full server at once (one
+ * message each) while capping what a stalled actor can pile up.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const actorMailboxSize = 1024
+
+/**
+ * An actor that restarts more than this many times within
+ * `actorRestartWindow` stops instead: a rare failing message is survived, a
+ * handler that fails on every message does not spin and flood the log.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const actorMaxRestarts = 10
+
+/**
+ * The window over which `actorMaxRestarts` is counted.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const actorRestartWindow = "1 second"
+
+/**
+ * Messages a broadcast subscriber's queue holds before its slow-consumer
+ * policy applies. 256 lines lets a reader that pauses for a moment (a busy
+ * terminal, a network hiccup) catch up with five people pasting a 50-line
+ * burst each, and bounds what one stalled reader costs the server.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const subscriberQueueSize = 256
+
+/**
+ * Largest chat line in bytes. 4 KiB is far more than anyone types in one
+ * message and keeps a hostile connection's partial line (and every copy of
+ * a broadcast line in the subscribers' queues) small.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const chatMaxLineBytes = 4 * 1024
+
+/**
+ * Lines per second a chat connection may send over time (token bucket
+ * refill rate). 20 is faster than anyone types, slow enough that one
+ * connection cannot flood a room.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const chatRateLimit = 20
+
+/**
+ * Lines a chat connection may send at once (token bucket size): room for a
+ * pasted paragraph or a scripted login, not for a flood.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const chatRateBurst = 50

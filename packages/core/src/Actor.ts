@@ -1,0 +1,328 @@
+/**
+ * Actors: one fiber that owns a state and handles the messages of a bounded
+ * mailbox one at a time, so the state needs no lock and every change to it
+ * is ordered.
+ *
+ * Stage: app. Shared state of an app (a chat's members and rooms) lives in
+ * an actor; connections talk to it with `tell` (fire and forget) and `ask`
+ * (a typed reply through a `Deferred`).
+ *
+ * Decisions made here:
+ * - The mailbox is bounded; `tell` and `ask` wait while it is full
+ *   (backpressure), so a stalled actor slows its senders instead of growing.
+ * - The actor's fiber is forked in the caller's `Scope`; closing the scope
+ *   stops it. A stopped actor refuses new messages, drops the ones it had
+ *   not handled, and every `ask` waiting on it fails with `ActorStopped`.
+ * - A failure (typed error or defect) while handling one message is logged
+ *   and the asker of that message gets `MessageFailed`; then the supervision
+ *   policy either restarts the actor from a defined state (the initial state
+ *   by default, or what `onRestart` returns from the last good state) or
+ *   stops it. Too many restarts in a short window stop it too.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Config from "./Config.ts"
+
+/**
+ * The actor is stopped (or stopped before it handled the message).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class ActorStopped extends Data.TaggedError("ActorStopped")<{
+  readonly actor: string
+}> {
+  override get message(): string {
+    return `actor ${this.actor} is stopped`
+  }
+}
+
+/**
+ * Handling the message failed (typed error or defect).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class MessageFailed extends Data.TaggedError("MessageFailed")<{
+  readonly actor: string
+  readonly cause: Cause.Cause<unknown>
+}> {
+  override get message(): string {
+    return `actor ${this.actor} failed while handling the message`
+  }
+}
+
+/**
+ * The actor handled an `ask` message without completing its reply.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class NoReply extends Data.TaggedError("NoReply")<{
+  readonly actor: string
+}> {
+  override get message(): string {
+    return `actor ${this.actor} handled the message without replying`
+  }
+}
+
+/**
+ * Every reason talking to an actor can fail.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ActorErrorReason = ActorStopped | MessageFailed | NoReply
+
+/**
+ * The error family of actors; `reason` says which failure it is.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActorError extends Data.TaggedError("ActorError")<{
+  readonly reason: ActorErrorReason
+}> {
+  override get message(): string {
+    return this.reason.message
+  }
+}
+
+/**
+ * Where the actor puts the answer to an `ask`. The handler completes it
+ * with `Deferred.succeed` (or `Deferred.fail` with the domain error `E`)
+ * while it handles the message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reply<A, E = never> = Deferred.Deferred<A, E | ActorError>
+
+/**
+ * What an actor does: its initial state and how one message turns the
+ * state into the next.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Behavior<S, M, E = never, R = never> {
+  readonly initial: S
+  readonly receive: (state: S, message: M) => Effect.Effect<S, E, R>
+}
+
+/**
+ * Restart after a failed message: the next message is handled with the
+ * state `onRestart` returns, given the last good state (the one the failed
+ * message started from) and the failure.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export interface Restart<S, E> {
+  readonly _tag: "Restart"
+  readonly onRestart: ((last: S, cause: Cause.Cause<E>) => S) | undefined
+  /** More restarts than this within `within` stop the actor. Default `Config.actorMaxRestarts`. */
+  readonly maxRestarts: number
+  readonly within: Duration.Duration
+}
+
+/**
+ * Stop after a failed message.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export interface Stop {
+  readonly _tag: "Stop"
+}
+
+/**
+ * What happens to an actor after a message failed.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export type Supervision<S, E> = Restart<S, E> | Stop
+
+/**
+ * Restart policy; without `onRestart`, from the initial state.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export const restart = <S, E = unknown>(options: {
+  readonly onRestart?: ((last: S, cause: Cause.Cause<E>) => S) | undefined
+  readonly maxRestarts?: number | undefined
+  readonly within?: Duration.Input | undefined
+} = {}): Supervision<S, E> => ({
+  _tag: "Restart",
+  onRestart: options.onRestart,
+  maxRestarts: options.maxRestarts ?? Config.actorMaxRestarts,
+  within: Duration.fromInputUnsafe(options.within ?? Config.actorRestartWindow)
+})
+
+/**
+ * Stop policy.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export const stop: Stop = { _tag: "Stop" }
+
+/**
+ * Actor options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<S, E> {
+  /** Shown in logs and errors. Default `"actor"`. */
+  readonly name?: string | undefined
+  /** Messages queued before senders wait. Default `Config.actorMailboxSize`. */
+  readonly mailboxSize?: number | undefined
+  /** Default `restart()`: from the initial state. */
+  readonly supervision?: Supervision<S, E> | undefined
+}
+
+/**
+ * A running actor that accepts messages of type `M`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Actor<M> {
+  readonly name: string
+  /**
+   * Queues a message and returns once it is in the mailbox (waiting while
+   * the mailbox is full). Fails with `ActorStopped` if the actor is stopped.
+   * A message accepted by an actor that stops before handling it is dropped.
+   */
+  readonly tell: (message: M) => Effect.Effect<void, ActorError>
+  /**
+   * Builds a message around a fresh reply, queues it like `tell`, and waits
+   * for the reply. Fails with the domain error the handler put in the reply,
+   * or with `MessageFailed`, `NoReply` or `ActorStopped`.
+   */
+  readonly ask: <A, E = never>(message: (reply: Reply<A, E>) => M) => Effect.Effect<A, E | ActorError>
+  /** Stops the actor (as closing its scope does) and waits until it has stopped. */
+  readonly stop: Effect.Effect<void>
+  /** Completes when the actor has stopped, whatever the reason. */
+  readonly await: Effect.Effect<void>
+  /** Messages waiting in the mailbox. */
+  readonly mailboxSize: Effect.Effect<number>
+}
+
+interface Envelope<M> {
+  readonly message: M
+  /** For an `ask`: fails its reply (a no-op once the handler completed it). */
+  readonly failReply: ((error: ActorError) => Effect.Effect<boolean>) | undefined
+}
+
+/**
+ * Starts an actor whose fiber lives in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*<S, M, E = never, R = never>(
+  behavior: Behavior<S, M, E, R>,
+  options: Options<S, E> = {}
+): Effect.fn.Return<Actor<M>, never, Scope.Scope | R> {
+  const name = options.name ?? "actor"
+  const supervision: Supervision<S, E> = options.supervision ?? restart<S, E>()
+  const mailbox = yield* Queue.bounded<Envelope<M>>(Math.max(1, options.mailboxSize ?? Config.actorMailboxSize))
+  const stopped = yield* Deferred.make<void>()
+  const fail = (reason: ActorErrorReason) => new ActorError({ reason })
+  const stoppedError = fail(new ActorStopped({ actor: name }))
+
+  // Handles one envelope; returns the next state, or `undefined` to stop.
+  const handle = Effect.fnUntraced(function*(state: S, envelope: Envelope<M>, restarts: Array<number>) {
+    const exit = yield* Effect.exit(Effect.suspend(() => behavior.receive(state, envelope.message)))
+    if (Exit.isSuccess(exit)) {
+      if (envelope.failReply !== undefined) yield* envelope.failReply(fail(new NoReply({ actor: name })))
+      return Option.some(exit.value)
+    }
+    const cause = exit.cause
+    if (Cause.hasInterruptsOnly(cause)) {
+      // The actor is being stopped in the middle of this message.
+      if (envelope.failReply !== undefined) yield* envelope.failReply(stoppedError)
+      return Option.none()
+    }
+    if (envelope.failReply !== undefined) yield* envelope.failReply(fail(new MessageFailed({ actor: name, cause })))
+    if (supervision._tag === "Stop") {
+      yield* Effect.logWarning("actor message failed; stopping (policy: stop)", Cause.pretty(cause))
+      return Option.none()
+    }
+    // Restart intensity: drop restarts older than the window, count this one.
+    const now = yield* Clock.currentTimeMillis
+    const windowStart = now - Duration.toMillis(supervision.within)
+    while (restarts.length > 0 && restarts[0]! <= windowStart) restarts.shift()
+    restarts.push(now)
+    if (restarts.length > supervision.maxRestarts) {
+      yield* Effect.logError(
+        `actor message failed; stopping after ${restarts.length} restarts within ${Duration.format(supervision.within)}`,
+        Cause.pretty(cause)
+      )
+      return Option.none()
+    }
+    yield* Effect.logWarning("actor message failed; restarting", Cause.pretty(cause))
+    const onRestart = supervision.onRestart
+    if (onRestart === undefined) return Option.some(behavior.initial)
+    const next = yield* Effect.exit(Effect.sync(() => onRestart(state, cause)))
+    if (Exit.isSuccess(next)) return Option.some(next.value)
+    yield* Effect.logError("actor onRestart failed; stopping", Cause.pretty(next.cause))
+    return Option.none()
+  })
+
+  const loop = Effect.gen(function*() {
+    // Both are owned by this fiber alone.
+    let state = behavior.initial
+    const restarts: Array<number> = []
+    while (true) {
+      const envelope = yield* Queue.take(mailbox)
+      const next = yield* handle(state, envelope, restarts)
+      if (Option.isNone(next)) return
+      state = next.value
+    }
+  }).pipe(
+    // Refuse new messages (waiting senders get `false`), drop the queued
+    // ones, and release every `ask` still waiting.
+    Effect.ensuring(Effect.andThen(Queue.shutdown(mailbox), Deferred.succeed(stopped, undefined))),
+    Effect.annotateLogs({ actor: name })
+  )
+  const fiber = yield* Effect.forkScoped(loop)
+
+  const offer = (envelope: Envelope<M>) =>
+    Effect.flatMap(Queue.offer(mailbox, envelope), (accepted) => accepted ? Effect.void : Effect.fail(stoppedError))
+
+  const ask = <A, E2 = never>(message: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorError> =>
+    Effect.gen(function*() {
+      const reply = yield* Deferred.make<A, E2 | ActorError>()
+      yield* offer({ message: message(reply), failReply: (error) => Deferred.fail(reply, error) })
+      // The actor completes the reply, or stops first (its envelope was
+      // dropped, or it stopped mid-message): whichever comes first.
+      yield* Effect.raceFirst(Effect.exit(Deferred.await(reply)), Deferred.await(stopped))
+      const result = yield* Deferred.poll(reply)
+      return yield* Option.getOrElse(result, () => Effect.fail(stoppedError))
+    })
+
+  return {
+    name,
+    tell: (message) => offer({ message, failReply: undefined }),
+    ask,
+    stop: Effect.andThen(Fiber.interrupt(fiber), Deferred.await(stopped)),
+    await: Deferred.await(stopped),
+    mailboxSize: Queue.size(mailbox)
+  }
+})
