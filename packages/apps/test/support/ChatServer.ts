@@ -1,0 +1,32 @@
+/**
+ * A chat server for tests: a chat room (actor) and the chat handler served
+ * on a test transport, both in the test's scope (the server drains before
+ * the room stops).
+ */
+import type * as Server from "@socket-to-me/core/Server"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import * as Effect from "effect/Effect"
+import * as Chat from "../../src/chat/Chat.ts"
+import * as ChatRoom from "../../src/chat/ChatRoom.ts"
+
+export interface ChatTestServer extends TestTransport.TestServer {
+  readonly room: ChatRoom.ChatRoom["Service"]
+}
+
+export const serve = Effect.fnUntraced(function*(
+  transport: TestTransport.TestTransport,
+  options: Chat.Options = {},
+  serverOptions: Server.Options = {}
+) {
+  const room = yield* ChatRoom.make()
+  const server = yield* TestTransport.serve(transport, Chat.handler(options), {
+    ...Chat.serverOptions,
+    ...serverOptions
+  }).pipe(Effect.provideService(ChatRoom.ChatRoom, room))
+  const chat: ChatTestServer = { ...server, room }
+  return chat
+})
+
+/** Exit reason tags of ended connections. */
+export const exitTags = (server: TestTransport.TestServer): ReadonlyArray<string> =>
+  server.exits.map((exit) => exit.reason._tag)
