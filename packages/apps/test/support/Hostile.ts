@@ -1,0 +1,325 @@
+/**
+ * Helpers of the adversarial suite: servers that report each connection's
+ * end as it happens, clients that read to the end and say how it ended,
+ * listeners that wrap (faults, probes) or fail (accept errors), and a log
+ * capture so tests can assert what was (and was not) logged.
+ *
+ * Every helper works over any `TestTransport`, so one test body runs over
+ * the memory network and real loopback TCP.
+ */
+import * as Client from "@socket-to-me/core/Client"
+import type * as Connection from "@socket-to-me/core/Connection"
+import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import type * as Duplex from "@socket-to-me/core/Duplex"
+import type * as Server from "@socket-to-me/core/Server"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import * as SocketServer from "effect/socket/SocketServer"
+import * as Stream from "effect/Stream"
+
+export const address = "test"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export const encode = (text: string): Uint8Array => encoder.encode(text)
+export const decode = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+export const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
+  const list = Array.from(chunks)
+  const out = new Uint8Array(list.reduce((n, c) => n + c.byteLength, 0))
+  let offset = 0
+  for (const chunk of list) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i])
+
+/** Deterministic bytes (no randomness needed to tell them apart). */
+export const pattern = (size: number, seed = 0): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff
+  return bytes
+}
+
+/** One ended connection, as the server reported it. */
+export interface Ended {
+  readonly id: number
+  readonly reason: Connection.ExitReason
+}
+
+/** A test server that also hands out connection ends as they happen. */
+export interface WatchedServer extends TestTransport.TestServer {
+  /** Waits for the next connection to end (in the order they ended). */
+  readonly nextExit: Effect.Effect<Ended>
+}
+
+/**
+ * `TestTransport.serve`, plus a queue of connection ends so a test can wait
+ * for one connection to end while its bystanders keep running.
+ */
+export const serve = Effect.fnUntraced(function*<E, R>(
+  transport: TestTransport.TestTransport,
+  handler: Connection.Handler<E, R>,
+  options: Server.Options = {}
+): Effect.fn.Return<WatchedServer, never, Scope.Scope | R> {
+  const ended = yield* Queue.unbounded<Ended>()
+  const userOnEnd = options.onEnd
+  const server = yield* TestTransport.serve(transport, handler, {
+    ...options,
+    onEnd: (info, reason, stats) =>
+      Effect.andThen(
+        Queue.offer(ended, { id: info.id, reason }),
+        userOnEnd === undefined ? Effect.void : userOnEnd(info, reason, stats)
+      )
+  })
+  return { ...server, nextExit: Queue.take(ended) }
+})
+
+/** A client connection to `listener`, closed with the scope. No retries: a refused dial is a test failure. */
+export const connect = (listener: TestTransport.Listener) => Client.connect(listener.dial, { address, retries: 0 })
+
+/** A client connection with a pull over its input, for reading bit by bit. */
+export interface Peer {
+  readonly duplex: Duplex.Duplex
+  /** Reads until at least `size` more bytes arrived; returns exactly what was read. */
+  readonly read: (size: number) => Effect.Effect<Uint8Array, unknown>
+  /** Reads until the input ends; returns the bytes and how it ended (`"eof"` or the error reason's tag). */
+  readonly readToEnd: Effect.Effect<{ readonly bytes: Uint8Array; readonly end: string }>
+  readonly write: (text: string | Uint8Array) => Effect.Effect<void, ConnectionError.ConnectionError>
+}
+
+/** How a pull failure ended a stream: `"eof"` for the end, else the `ConnectionError` reason tag. */
+export const describeEnd = (error: unknown): string =>
+  Cause.isDone(error)
+    ? "eof"
+    : error instanceof ConnectionError.ConnectionError
+    ? error.reason._tag
+    : String(error)
+
+/** Wraps a connected duplex as a `Peer`. */
+export const peerOf = Effect.fnUntraced(function*(duplex: Duplex.Duplex) {
+  const pull = yield* Stream.toPull(duplex.input)
+  // Bytes of a pull beyond what `read` asked for, kept for the next read.
+  let spare: Uint8Array = new Uint8Array(0)
+  const read = (size: number) =>
+    Effect.gen(function*() {
+      const chunks: Array<Uint8Array> = [spare]
+      let got = spare.byteLength
+      while (got < size) {
+        for (const chunk of yield* pull) {
+          chunks.push(chunk)
+          got += chunk.byteLength
+        }
+      }
+      const all = concat(chunks)
+      spare = all.subarray(size)
+      return all.subarray(0, size)
+    })
+  const readToEnd = Effect.gen(function*() {
+    const chunks: Array<Uint8Array> = [spare]
+    spare = new Uint8Array(0)
+    while (true) {
+      const result = yield* Effect.result(pull)
+      if (result._tag === "Failure") return { bytes: concat(chunks), end: describeEnd(result.failure) }
+      chunks.push(...result.success)
+    }
+  })
+  const peer: Peer = {
+    duplex,
+    read,
+    readToEnd,
+    write: (data) => duplex.write([typeof data === "string" ? encode(data) : data])
+  }
+  return peer
+})
+
+/** Connects to `listener` and wraps the connection as a `Peer`. */
+export const dialPeer = (listener: TestTransport.Listener) => Effect.flatMap(connect(listener), peerOf)
+
+/** Sends `text` and reads back `expected` (by default `text` itself): one round trip. */
+export const roundTrip = (peer: Peer, text: string, expected: string = text) =>
+  Effect.gen(function*() {
+    yield* peer.write(text)
+    return decode(yield* peer.read(encode(expected).byteLength))
+  })
+
+/**
+ * A transport whose accepted sockets go through `f` before the server sees
+ * them (a fault, a probe), over either side of any transport.
+ */
+export const mapAccepted = (
+  transport: TestTransport.TestTransport,
+  f: (socket: Socket.Socket) => Effect.Effect<Socket.Socket>
+): TestTransport.TestTransport => ({
+  name: transport.name,
+  listen: Effect.map(transport.listen, (listener) => ({
+    ...listener,
+    socketServer: SocketServer.SocketServer.of({
+      address: listener.socketServer.address,
+      run: (handler) => listener.socketServer.run((socket) => Effect.flatMap(f(socket), handler))
+    })
+  }))
+})
+
+/**
+ * What happened to one accepted socket, counted by `probe`: how often its
+ * reader and writer were acquired and released, how many close events were
+ * written, and the fate of every write.
+ */
+export interface SocketProbe {
+  readerAcquired: number
+  readerReleased: number
+  writerAcquired: number
+  writerReleased: number
+  closeEvents: number
+  writesStarted: number
+  writesDone: number
+  writesFailed: number
+  writesInterrupted: number
+  bytesWritten: number
+}
+
+const pendingWrites = (record: SocketProbe): number =>
+  record.writesStarted - record.writesDone - record.writesFailed - record.writesInterrupted
+
+/**
+ * Wraps each accepted socket to count what is done to it (see
+ * `SocketProbe`); the records are in accept order.
+ */
+export const probe = (transport: TestTransport.TestTransport) => {
+  const sockets: Array<SocketProbe> = []
+  const wrapped = mapAccepted(transport, (socket) =>
+    Effect.sync(() => {
+      const record: SocketProbe = {
+        readerAcquired: 0,
+        readerReleased: 0,
+        writerAcquired: 0,
+        writerReleased: 0,
+        closeEvents: 0,
+        writesStarted: 0,
+        writesDone: 0,
+        writesFailed: 0,
+        writesInterrupted: 0,
+        bytesWritten: 0
+      }
+      sockets.push(record)
+      const sizeOf = (chunk: Uint8Array | string) => typeof chunk === "string" ? encode(chunk).byteLength : chunk.byteLength
+      const track = (write: Effect.Effect<void, Socket.SocketError>, size: number) =>
+        Effect.suspend(() => {
+          record.writesStarted++
+          record.bytesWritten += size
+          return Effect.onExit(write, (exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Success") record.writesDone++
+              else if (Cause.hasInterruptsOnly(exit.cause)) record.writesInterrupted++
+              else record.writesFailed++
+            }))
+        })
+      return Socket.make({
+        reader: Effect.acquireRelease(
+          Effect.tap(socket.reader, () => Effect.sync(() => record.readerAcquired++)),
+          () => Effect.sync(() => record.readerReleased++)
+        ),
+        writer: Effect.acquireRelease(
+          Effect.map(socket.writer, (writer): Socket.Writer => {
+            record.writerAcquired++
+            return {
+              write: (chunk) =>
+                Socket.isCloseEvent(chunk)
+                  ? Effect.andThen(Effect.sync(() => record.closeEvents++), writer.write(chunk))
+                  : track(writer.write(chunk), sizeOf(chunk)),
+              writeAll: (chunks) => track(writer.writeAll(chunks), chunks.reduce((n, c) => n + sizeOf(c), 0))
+            }
+          }),
+          () => Effect.sync(() => record.writerReleased++)
+        )
+      })
+    }))
+  return { transport: wrapped, sockets }
+}
+
+// One turn of Node's event loop (I/O callbacks included), not a timer.
+const eventLoopTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/**
+ * Waits until a probed socket has a write that stays pending, unchanged, for
+ * `turns` event-loop turns in a row: with a peer that never reads, that is a
+ * write stuck on backpressure. Bounded (fails after `maxTurns`); no timer.
+ */
+export const awaitStuckWrite = (
+  sockets: ReadonlyArray<SocketProbe>,
+  options: { readonly turns?: number; readonly maxTurns?: number } = {}
+): Effect.Effect<SocketProbe, Error> =>
+  Effect.gen(function*() {
+    const turns = options.turns ?? 50
+    const maxTurns = options.maxTurns ?? 200_000
+    let stable = 0
+    let last = -1
+    for (let turn = 0; turn < maxTurns; turn++) {
+      const stuck = sockets.find((record) => pendingWrites(record) > 0)
+      if (stuck !== undefined && stuck.writesStarted === last) {
+        if (++stable >= turns) return stuck
+      } else {
+        stable = 0
+        last = stuck?.writesStarted ?? -1
+      }
+      yield* eventLoopTurn
+    }
+    return yield* Effect.fail(new Error(`no write got stuck within ${maxTurns} event-loop turns`))
+  })
+
+/** One captured log line. */
+export interface LogLine {
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+}
+
+/**
+ * A logger that records every line instead of printing it: the suite stays
+ * quiet, and tests can assert on warnings (accept retries) and on the
+ * absence of unhandled errors.
+ */
+export const captureLogs = () => {
+  const lines: Array<LogLine> = []
+  const logger = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
+    const parts = (Array.isArray(message) ? message : [message]).map((part) =>
+      part instanceof Error ? part.message : typeof part === "string" ? part : JSON.stringify(part)
+    )
+    const pretty = cause.reasons.length > 0 ? ` ${Cause.pretty(cause)}` : ""
+    lines.push({ level: logLevel, message: parts.join(" ") + pretty })
+  })
+  const provide = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provideService(self, Logger.CurrentLoggers, new Set([logger]))
+  return { lines, provide }
+}
+
+/** Log lines at level Error or above, or that mention an unhandled error. */
+export const troubles = (lines: ReadonlyArray<LogLine>): Array<LogLine> =>
+  lines.filter((line) => line.level === "Error" || line.level === "Fatal" || /unhandled/i.test(line.message))
+
+/**
+ * Runs `self` with its logs captured (not printed), then fails if anything
+ * was logged at Error level or as unhandled: a hostile peer must be handled,
+ * never escape as an unhandled error.
+ */
+export const noTroubles = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Error, R> =>
+  Effect.suspend(() => {
+    const logs = captureLogs()
+    return Effect.tap(logs.provide(self), () => {
+      const found = troubles(logs.lines)
+      return found.length === 0
+        ? Effect.void
+        : Effect.fail(new Error(`unexpected log lines:\n${found.map((line) => `${line.level}: ${line.message}`).join("\n")}`))
+    })
+  })
