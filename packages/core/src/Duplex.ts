@@ -117,7 +117,10 @@ export const fromWriteError = (error: Socket.SocketError): ConnectionError.Conne
 
 /**
  * Opens a socket's reader and writer in the current scope. Closing the scope
- * half-closes the write side, then releases the socket, whatever the exit.
+ * with success half-closes the write side (after the pending output), then
+ * releases the socket; closing it with a failure or an interruption closes
+ * the socket at once, dropping unsent output, so that a peer that stopped
+ * reading cannot keep it open.
  * Fails when the socket cannot be opened (for a client, connection refused;
  * for a server, a peer that already went away).
  *
@@ -136,6 +139,15 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   // early while the read side stays open.
   const writeScope = yield* Scope.fork(scope)
   const writer = yield* Scope.provide(socket.writer, writeScope)
+  // A duplex whose scope fails or is interrupted (idle timeout, drain after
+  // the grace period, protocol error) is not flushed: its socket is closed at
+  // once, discarding unsent output. The graceful close (FIN after the pending
+  // bytes, then release) waits for those bytes to leave, which never happens
+  // when the peer stopped reading; the socket, and its file descriptor, would
+  // outlive the connection for as long as the peer stays silent. Registered
+  // last, so it runs first, before the half-close and the release.
+  yield* Scope.addFinalizerExit(scope, (exit) =>
+    Exit.isSuccess(exit) ? Effect.void : Effect.ignore(writer.write(new Socket.CloseEvent(1000, "aborted"))))
   const clock = yield* Clock.Clock
   // Captured once: counters are bumped synchronously on the hot path.
   const context = yield* Effect.context<never>()

@@ -1,0 +1,198 @@
+/**
+ * Adversarial timing: slowloris (a frame trickled byte by byte), an idle
+ * connection, and a half-open peer (one that stops reading and writing while
+ * the server has output for it). Over memory, time is the `TestClock`; over
+ * real TCP the same cases run with deadlines of a few hundred milliseconds,
+ * since there the timeout itself is what is under test.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type * as Connection from "@socket-to-me/core/Connection"
+import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as Framing from "@socket-to-me/core/Framing"
+import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
+import * as Hostile from "../support/Hostile.ts"
+import { nodeTcp } from "../support/NodeTestTransport.ts"
+
+const lineEcho = (frameDeadline: Duration.Input): Connection.Handler<ConnectionError.ConnectionError> =>
+  Framing.handler(LineCodec.make({ maxLineBytes: 1024 }), (lines) => lines, { frameDeadline })
+
+const echo: Connection.Handler = (input) => input
+
+const F = "F".charCodeAt(0)
+const floodChunk = new Uint8Array(16 * 1024)
+
+// Echoes, except that a chunk starting with "F" starts an endless flood of
+// output: what a peer that asked for a big download and then vanished leaves
+// the server doing.
+const echoOrFlood: Connection.Handler = (input) =>
+  input.pipe(Stream.flatMap((chunk) => chunk[0] === F ? Stream.forever(Stream.succeed(floodChunk)) : Stream.succeed(chunk)))
+
+const assertClean = (server: Hostile.WatchedServer) =>
+  Effect.gen(function*() {
+    yield* server.server.awaitIdle
+    assert.strictEqual(yield* server.server.activeConnections, 0)
+    yield* server.assertNoLeaks
+  })
+
+const millisSince = (start: number) => Effect.map(Clock.currentTimeMillis, (now) => now - start)
+
+describe("adversarial deadlines over memory (TestClock)", () => {
+  it.effect("slowloris: a line trickled one byte a second is cut at the frame deadline; a steady client is not", () =>
+    Effect.gen(function*() {
+      const server = yield* Hostile.serve(TestTransport.memory, lineEcho("10 seconds"), { idleTimeout: "1 minute" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const steady = yield* Hostile.dialPeer(server)
+        const attacker = yield* Hostile.dialPeer(server)
+        for (let second = 0; second < 10; second++) {
+          if (second > 0) yield* TestClock.adjust("1 second")
+          yield* attacker.write("x")
+          if (second % 3 === 0) assert.strictEqual(yield* Hostile.roundTrip(steady, `tick ${second}\n`), `tick ${second}\n`)
+        }
+        // Ten bytes over nine seconds, none completing the line: still within
+        // the deadline. The server reads the first byte at 0 s (or, at the
+        // latest, with the second at 1 s), so by 11 s the line is overdue.
+        assert.lengthOf(server.exits, 0)
+        yield* TestClock.adjust("2 seconds")
+        const ended = yield* server.nextExit
+        assert.strictEqual(ended.reason._tag, "FrameTimeout")
+        assert.deepInclude(ended.reason, { after: Duration.seconds(10) })
+        assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
+        assert.strictEqual(yield* Hostile.roundTrip(steady, "still here\n"), "still here\n")
+        assert.strictEqual(yield* server.server.activeConnections, 1)
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+
+  it.effect("an idle connection is closed at the idle timeout; a busy bystander is not", () =>
+    Effect.gen(function*() {
+      const server = yield* Hostile.serve(TestTransport.memory, echo, { idleTimeout: "10 seconds" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const idle = yield* Hostile.dialPeer(server)
+        const busy = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(idle, "hello"), "hello")
+        for (let second = 0; second < 10; second += 5) {
+          assert.strictEqual(yield* Hostile.roundTrip(busy, `at ${second}`), `at ${second}`)
+          yield* TestClock.adjust("5 seconds")
+          if (second === 0) assert.lengthOf(server.exits, 0)
+        }
+        const ended = yield* server.nextExit
+        assert.strictEqual(ended.reason._tag, "IdleTimeout")
+        assert.deepInclude(ended.reason, { after: Duration.seconds(10) })
+        assert.strictEqual((yield* idle.readToEnd).end, "eof")
+        assert.strictEqual(yield* Hostile.roundTrip(busy, "at 10"), "at 10")
+        yield* TestClock.adjust("9 seconds")
+        assert.lengthOf(server.exits, 1)
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+
+  it.effect("a half-open peer (stops reading and writing while output is pending) is reclaimed by the idle timeout", () =>
+    Effect.gen(function*() {
+      const { sockets, transport } = Hostile.probe(TestTransport.memory)
+      const server = yield* Hostile.serve(transport, echoOrFlood, { idleTimeout: "10 seconds" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const bystander = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(bystander, "hello"), "hello")
+        const vanished = yield* Hostile.dialPeer(server)
+        yield* vanished.write("F")
+        // The server is now stuck writing to a peer that will never read.
+        const stuck = yield* Hostile.awaitStuckWrite(sockets)
+        assert.strictEqual(stuck, sockets[1])
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* Hostile.roundTrip(bystander, "halfway"), "halfway")
+        yield* TestClock.adjust("5 seconds")
+        const ended = yield* server.nextExit
+        assert.strictEqual(ended.reason._tag, "IdleTimeout")
+        // The stuck write was interrupted and the socket released once, while
+        // the peer still holds its end.
+        assert.deepInclude(stuck, { writesInterrupted: 1, readerReleased: 1, writerReleased: 1 })
+        assert.isAtMost(stuck.closeEvents, 1)
+        assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+})
+
+describe("adversarial deadlines over tcp (short real deadlines)", () => {
+  it.live("slowloris: a line trickled every 20 ms is cut at a 200 ms frame deadline", () =>
+    Effect.gen(function*() {
+      const server = yield* Hostile.serve(nodeTcp, lineEcho("200 millis"), { idleTimeout: "5 seconds" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const steady = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(steady, "before\n"), "before\n")
+        const attacker = yield* Hostile.dialPeer(server)
+        const start = yield* Clock.currentTimeMillis
+        // Trickles until the server hangs up (then the write fails), at most 2 s.
+        const trickle = Effect.forever(Effect.andThen(attacker.write("x"), Effect.sleep("20 millis"))).pipe(
+          Effect.ignore,
+          Effect.andThen(Effect.never)
+        )
+        const ended = yield* Effect.raceFirst(server.nextExit, trickle).pipe(Effect.timeout("2 seconds"))
+        const elapsed = yield* millisSince(start)
+        assert.strictEqual(ended.reason._tag, "FrameTimeout")
+        assert.isAtLeast(elapsed, 150)
+        assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
+        assert.strictEqual(yield* Hostile.roundTrip(steady, "after\n"), "after\n")
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+
+  it.live("an idle connection is closed at a 200 ms idle timeout; a busy bystander is not", () =>
+    Effect.gen(function*() {
+      const server = yield* Hostile.serve(nodeTcp, echo, { idleTimeout: "200 millis" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const busy = yield* Hostile.dialPeer(server)
+        const idle = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(idle, "hello"), "hello")
+        const start = yield* Clock.currentTimeMillis
+        const keepBusy = Effect.forever(Effect.andThen(Hostile.roundTrip(busy, "ping"), Effect.sleep("40 millis")))
+        const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
+          Effect.timeout("2 seconds")
+        )
+        const elapsed = yield* millisSince(start)
+        assert.strictEqual(ended.reason._tag, "IdleTimeout")
+        assert.isAtLeast(elapsed, 150)
+        assert.strictEqual((yield* idle.readToEnd).end, "eof")
+        assert.strictEqual(yield* Hostile.roundTrip(busy, "after"), "after")
+        assert.strictEqual(yield* server.server.activeConnections, 1)
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+
+  it.live("a half-open peer is reclaimed by a 300 ms idle timeout, and its server socket is released at once", () =>
+    Effect.gen(function*() {
+      const { sockets, transport } = Hostile.probe(nodeTcp)
+      const server = yield* Hostile.serve(transport, echoOrFlood, { idleTimeout: "300 millis" })
+      const baseline = NodeHandles.countHandles()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const bystander = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(bystander, "hello"), "hello")
+        const vanished = yield* Hostile.dialPeer(server)
+        yield* vanished.write("F")
+        const stuck = yield* Hostile.awaitStuckWrite(sockets)
+        assert.strictEqual(stuck, sockets[1])
+        const keepBusy = Effect.forever(Effect.andThen(Hostile.roundTrip(bystander, "ping"), Effect.sleep("40 millis")))
+        const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
+          Effect.timeout("2 seconds")
+        )
+        assert.strictEqual(ended.reason._tag, "IdleTimeout")
+        assert.deepInclude(stuck, { writesInterrupted: 1, readerReleased: 1, writerReleased: 1 })
+        // The peer still holds its socket (it never reads, never closes): what
+        // must be gone is the server's, or every such peer costs a file
+        // descriptor forever. Left: the bystander's two ends and the peer's one.
+        yield* NodeHandles.assertHandlesBackToBaseline({
+          ...baseline,
+          TCPSocketWrap: (baseline["TCPSocketWrap"] ?? 0) + 3
+        })
+        assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+      }))
+      yield* assertClean(server)
+    }).pipe(Hostile.noTroubles))
+})
