@@ -31,6 +31,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
+import { describeCause } from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
 import * as Metrics from "./Metrics.ts"
 
@@ -152,8 +153,10 @@ export const make = Effect.fnUntraced(function*<E, R>(
     Effect.provideService(Metric.CurrentMetricAttributes, { server: name })
   )
 
+  // The error's own message is only its reason's tag ("Unknown", "Open");
+  // the errno (EMFILE, ENFILE, ...) an operator needs is in its cause.
   const acceptLoop = yield* listener.run(accept).pipe(
-    Effect.tapError((error) => Effect.logWarning("accept failed, retrying", error.message)),
+    Effect.tapError((error) => Effect.logWarning("accept failed, retrying", describeCause(error.reason.cause))),
     Effect.retry(acceptRetry),
     Effect.forkScoped
   )
