@@ -1,0 +1,542 @@
+/**
+ * The folder the files server saves into, and the rules that keep it
+ * clean: a file appears in it complete and verified, or not at all.
+ *
+ * Stage: app state (mini-redis's `db`). Layout of the folder:
+ *
+ * - `<dir>/<name>`: saved files, each a complete upload whose size and
+ *   sha256 were checked before it got its name.
+ * - `<dir>/.staging/<key>.part`: uploads in progress, one per offered
+ *   (name, size, sha256), keyed by a hash of the three so that the same
+ *   offer finds its bytes again after a dropped connection (resume).
+ *   Deleted when the upload fails for a reason other than the connection
+ *   (checksum mismatch, disk full, protocol violation) and when untouched
+ *   for `stagingExpiry`.
+ * - `<dir>/.meta/<name>.json`: the sha256 of a saved file with the size,
+ *   mtime and inode it was computed for, so listing does not rehash; a file
+ *   whose metadata is missing or stale is hashed once and the record rewritten.
+ *
+ * Saving is: check size and sha256, `fsync` the staging file, `link` it
+ * under the first free name among `name`, `name (1)`, ... (`link` fails
+ * rather than replace, so concurrent savers can never take the same name
+ * nor overwrite a file), unlink the staging name, `fsync` the folder.
+ *
+ * Every path the store touches is the folder joined with a name that passed
+ * `FileName.validate` (or one of its own fixed names), every open refuses
+ * symlinks, and the hidden subfolders are checked to be real directories,
+ * so nothing is read or written outside the folder.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "@socket-to-me/core/Config"
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Pull from "effect/Pull"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
+import * as Disk from "./Disk.ts"
+import * as FileName from "./FileName.ts"
+import * as FilesError from "./FilesError.ts"
+
+/**
+ * Store options; every limit defaults to its `Config` value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The folder; created if missing. */
+  readonly directory: string
+  /** Largest accepted file. Default `Config.maxFileBytes`. */
+  readonly maxFileBytes?: number | undefined
+  /** Longest accepted name in UTF-8 bytes. Default `Config.maxFileNameBytes`. */
+  readonly maxNameBytes?: number | undefined
+  /** Numbered variants tried for a taken name. Default `Config.maxFileNameCopies`. */
+  readonly maxNameCopies?: number | undefined
+  /** Free space an upload must leave. Default `Config.minFreeDiskBytes`. */
+  readonly minFreeBytes?: number | undefined
+  /** Staging files untouched this long are deleted. Default `Config.stagingExpiry`. */
+  readonly stagingExpiry?: Duration.Input | undefined
+  /** How often expired staging files are looked for. Default `Config.stagingSweepInterval`. */
+  readonly sweepInterval?: Duration.Input | undefined
+  /** Bytes per chunk of a download. Default `Config.fileChunkBytes`. */
+  readonly chunkBytes?: number | undefined
+}
+
+/**
+ * A saved file as listed and announced.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileInfo {
+  readonly name: string
+  readonly size: number
+  readonly sha256: string
+  /** Modification time, epoch milliseconds. */
+  readonly modifiedAt: number
+}
+
+/**
+ * What a client offers to upload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Offer {
+  readonly name: string
+  readonly size: number
+  readonly sha256: string
+}
+
+/**
+ * An accepted upload, alive for the scope it was begun in (which holds its
+ * staging file open and its offer locked). Used by one fiber.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Upload {
+  /** Where the client must start sending: the bytes the store already holds. */
+  readonly offset: number
+  /** Bytes held so far (`offset` plus what was written since). */
+  readonly received: () => number
+  /** Appends file bytes. More than the offered size fails with `SizeMismatch`. */
+  readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, FilesError.FilesError>
+  /** Verifies, saves under a free name and reports it. Call once all bytes were written. */
+  readonly complete: Effect.Effect<FileInfo, FilesError.FilesError>
+  /** Deletes the staging file: the upload cannot be resumed. */
+  readonly discard: Effect.Effect<void>
+}
+
+/**
+ * A saved file opened for reading, for the scope it was opened in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Download {
+  readonly info: FileInfo
+  /** The file's bytes from `offset` to its end. */
+  readonly read: (offset: number) => Stream.Stream<Uint8Array, FilesError.FilesError>
+}
+
+/**
+ * The store.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class FileStore extends Context.Service<FileStore, {
+  /** The folder, as an absolute canonical path. */
+  readonly directory: string
+  /** Checks an offer and opens (or reopens) its staging file. */
+  readonly upload: (offer: Offer) => Effect.Effect<Upload, FilesError.FilesError, Scope.Scope>
+  /** Opens a saved file. */
+  readonly download: (name: string) => Effect.Effect<Download, FilesError.FilesError, Scope.Scope>
+  /** Every saved file, by name. */
+  readonly list: Stream.Stream<FileInfo, FilesError.FilesError>
+  /** Deletes expired staging files now; returns how many. */
+  readonly sweep: Effect.Effect<number, FilesError.FilesError>
+}>()("@socket-to-me/apps/files/FileStore") {}
+
+/**
+ * Name of the subfolder holding uploads in progress.
+ *
+ * @since 0.1.0
+ * @category layout
+ */
+export const stagingFolder = ".staging"
+
+/**
+ * Name of the subfolder holding cached checksums.
+ *
+ * @since 0.1.0
+ * @category layout
+ */
+export const metaFolder = ".meta"
+
+// Names the store itself gives are checked against what file systems
+// allow, not against the stricter limit for offered names.
+const systemMaxNameBytes = 255
+
+// Reading to hash in large pieces: fewer calls, same memory for any size.
+const hashBufferBytes = 1024 * 1024
+
+// Downloads read the disk in pieces this large (cut into data frames):
+// few calls per file, and at most this much read ahead of the socket.
+const downloadReadBytes = 1024 * 1024
+
+// A metadata record is about 150 bytes; anything longer is not ours.
+const maxMetaBytes = 4096
+
+const stagingSuffix = ".part"
+
+const MetaRecord = Schema.Struct({
+  size: Schema.Number,
+  sha256: Schema.String,
+  mtimeMs: Schema.Number,
+  ino: Schema.Number
+})
+const decodeMeta = Schema.decodeUnknownEffect(Schema.fromJsonString(MetaRecord))
+const encodeMeta = Schema.encodeEffect(Schema.fromJsonString(MetaRecord))
+
+const fail = (reason: FilesError.FilesErrorReason) => Effect.fail(FilesError.make(reason))
+
+// Clients see the operation and the reason, not the server's paths.
+const fromDisk = (error: Disk.DiskError): FilesError.FilesError =>
+  FilesError.make(
+    error.reason._tag === "NoSpace"
+      ? new FilesError.DiskFull({ detail: `${error.operation}: ${error.reason.message}` })
+      : new FilesError.StorageFailed({ detail: `${error.operation}: ${error.reason.message}` })
+  )
+
+/**
+ * The staging key of an offer: a hash of its name, size and sha256, so the
+ * same offer always maps to the same staging file and different offers never
+ * share one.
+ *
+ * @since 0.1.0
+ * @category layout
+ */
+export const stagingKey = (offer: Offer): string =>
+  Crypto.createHash("sha256").update(JSON.stringify([offer.name, offer.size, offer.sha256])).digest("hex")
+
+/**
+ * Opens the store on `options.directory` (creating it and its hidden
+ * subfolders) and starts the sweeper of expired staging files, which runs
+ * for the life of the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*(
+  options: Options
+): Effect.fn.Return<FileStore["Service"], FilesError.FilesError, Disk.Disk | Scope.Scope> {
+  const disk = yield* Disk.Disk
+  const maxFileBytes = options.maxFileBytes ?? Config.maxFileBytes
+  const maxNameBytes = options.maxNameBytes ?? Config.maxFileNameBytes
+  const maxNameCopies = options.maxNameCopies ?? Config.maxFileNameCopies
+  const minFreeBytes = options.minFreeBytes ?? Config.minFreeDiskBytes
+  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? Config.stagingExpiry))
+  const chunkBytes = options.chunkBytes ?? Config.fileChunkBytes
+
+  // The folder is the operator's choice, so a link to it is fine; inside
+  // it, the store's own subfolders must be real directories.
+  yield* Effect.mapError(disk.makeDirectory(options.directory), fromDisk)
+  const directory = yield* Effect.mapError(disk.realPath(options.directory), fromDisk)
+  const stagingDirectory = Path.join(directory, stagingFolder)
+  const metaDirectory = Path.join(directory, metaFolder)
+  for (const sub of [stagingDirectory, metaDirectory]) {
+    yield* Effect.mapError(disk.makeDirectory(sub), fromDisk)
+    const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
+    if (stat.type !== "directory") {
+      return yield* fail(
+        new FilesError.StorageFailed({ detail: `${sub} is not a directory (symlinks are not followed)` })
+      )
+    }
+  }
+
+  // Offers being received, by staging key: one connection per offer.
+  const locks = yield* Ref.make<ReadonlySet<string>>(new Set())
+  // Bytes promised to uploads in progress and not yet written.
+  const reserved = yield* Ref.make(0)
+
+  const tryLock = (key: string) =>
+    Ref.modify(locks, (held) => held.has(key) ? [false, held] : [true, new Set(held).add(key)])
+  const unlock = (key: string) =>
+    Ref.update(locks, (held) => {
+      const next = new Set(held)
+      next.delete(key)
+      return next
+    })
+
+  const stagingPath = (key: string) => Path.join(stagingDirectory, key + stagingSuffix)
+  const metaPath = (name: string) => Path.join(metaDirectory, `${name}.json`)
+
+  // Feeds `length` bytes of `handle` from the start into `hash`.
+  const hashInto = Effect.fnUntraced(function*(handle: Disk.Handle, length: number, hash: Crypto.Hash) {
+    const buffer = new Uint8Array(Math.min(hashBufferBytes, Math.max(1, length)))
+    let position = 0
+    while (position < length) {
+      const want = Math.min(buffer.length, length - position)
+      const read = yield* handle.read(want === buffer.length ? buffer : buffer.subarray(0, want), position)
+      if (read === 0) {
+        return yield* fail(new FilesError.StorageFailed({ detail: `${Path.basename(handle.path)} shrank while read` }))
+      }
+      hash.update(buffer.subarray(0, read))
+      position += read
+    }
+  }, Effect.catchTag("DiskError", (error) => Effect.fail(fromDisk(error))))
+
+  const readMeta = (name: string) =>
+    Effect.scoped(Effect.gen(function*() {
+      const handle = yield* disk.open(metaPath(name), "read")
+      const buffer = new Uint8Array(maxMetaBytes)
+      const length = yield* handle.read(buffer, 0)
+      return yield* decodeMeta(new TextDecoder().decode(buffer.subarray(0, length)))
+    })).pipe(Effect.option)
+
+  // A cache: failing to write it only costs a rehash later.
+  const writeMeta = (name: string, record: typeof MetaRecord.Type) =>
+    Effect.gen(function*() {
+      const json = yield* encodeMeta(record)
+      const temporary = Path.join(metaDirectory, `.tmp-${Crypto.randomUUID()}`)
+      yield* Effect.scoped(Effect.flatMap(
+        disk.open(temporary, "create"),
+        (handle) => handle.write([new TextEncoder().encode(json)], 0)
+      ))
+      yield* Effect.onError(disk.rename(temporary, metaPath(name)), () => Effect.ignore(disk.remove(temporary)))
+    }).pipe(
+      Effect.catchCause((cause) => Effect.logWarning(`cannot write checksum cache of ${JSON.stringify(name)}`, cause))
+    )
+
+  const infoOf = Effect.fnUntraced(function*(name: string, handle: Disk.Handle, stat: Disk.Stat) {
+    const cached = yield* readMeta(name)
+    if (
+      Option.isSome(cached) && cached.value.size === stat.size && cached.value.mtimeMs === stat.mtimeMs &&
+      cached.value.ino === stat.ino
+    ) {
+      return { name, size: stat.size, sha256: cached.value.sha256, modifiedAt: stat.mtimeMs }
+    }
+    const hash = Crypto.createHash("sha256")
+    yield* hashInto(handle, stat.size, hash)
+    const sha256 = hash.digest("hex")
+    yield* writeMeta(name, { size: stat.size, sha256, mtimeMs: stat.mtimeMs, ino: stat.ino })
+    return { name, size: stat.size, sha256, modifiedAt: stat.mtimeMs }
+  })
+
+  // Takes the first free name among `name`, `name (1)`, ...: `link` makes
+  // the staging file visible under it only if nothing has that name.
+  const claimName = Effect.fnUntraced(function*(name: string, from: string) {
+    for (let n = 0; n <= maxNameCopies; n++) {
+      const candidate = FileName.numbered(name, n)
+      const linked = yield* Effect.result(disk.link(from, Path.join(directory, candidate)))
+      if (Result.isSuccess(linked)) return candidate
+      if (linked.failure.reason._tag !== "AlreadyExists") return yield* Effect.fail(fromDisk(linked.failure))
+    }
+    return yield* fail(new FilesError.NoFreeName({ name, tried: maxNameCopies + 1 }))
+  })
+
+  // Reserves `needed` bytes of free space for an upload until the scope
+  // closes; what the upload writes is released as it is written.
+  const reserve = Effect.fnUntraced(function*(needed: number) {
+    const available = yield* Effect.mapError(disk.availableBytes(stagingDirectory), fromDisk)
+    const granted = yield* Ref.modify(reserved, (promised) =>
+      available - promised - needed >= minFreeBytes
+        ? [{ ok: true, left: 0 }, promised + needed]
+        : [{ ok: false, left: Math.max(0, available - promised - minFreeBytes) }, promised])
+    if (!granted.ok) return yield* fail(new FilesError.InsufficientSpace({ needed, available: granted.left }))
+    let outstanding = needed
+    yield* Effect.addFinalizer(() => Ref.update(reserved, (promised) => promised - outstanding))
+    return (written: number) =>
+      Ref.update(reserved, (promised) => {
+        const released = Math.min(written, outstanding)
+        outstanding -= released
+        return promised - released
+      })
+  })
+
+  const upload = Effect.fnUntraced(function*(offer: Offer) {
+    const name = FileName.validate(offer.name, maxNameBytes)
+    if (Result.isFailure(name)) return yield* fail(new FilesError.InvalidName({ name: offer.name, detail: name.failure }))
+    if (offer.size > maxFileBytes) return yield* fail(new FilesError.TooLarge({ size: offer.size, limit: maxFileBytes }))
+    const key = stagingKey(offer)
+    yield* Effect.acquireRelease(
+      Effect.flatMap(tryLock(key), (locked) =>
+        locked
+          ? Effect.void
+          : fail(new FilesError.Busy({ detail: "this file is being received on another connection; retry shortly" }))),
+      () => unlock(key)
+    )
+    const path = stagingPath(key)
+    // What is already staged decides where the client starts; space is
+    // checked for the rest before anything is created.
+    const existing = yield* disk.lstat(path).pipe(
+      Effect.map((stat) => stat.type === "file" && stat.size <= offer.size ? stat.size : -1),
+      Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(0)),
+      Effect.mapError(fromDisk)
+    )
+    if (existing < 0) {
+      // Longer than the file it stands for (not a prefix of it), or not a
+      // file at all: start over.
+      yield* Effect.mapError(disk.remove(path), fromDisk)
+    }
+    const offset = Math.max(0, existing)
+    const release = yield* reserve(offer.size - offset)
+    const handle = yield* Effect.mapError(disk.open(path, "write"), fromDisk)
+    const discard = Effect.ignore(disk.remove(path))
+    const failAndDiscard = (error: FilesError.FilesError) => Effect.andThen(discard, Effect.fail(error))
+    // The offer is locked, so nothing else changed the file meanwhile.
+    let position = offset
+    const hash = Crypto.createHash("sha256")
+    if (offset > 0) yield* hashInto(handle, offset, hash)
+    let completed = false
+
+    const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, FilesError.FilesError> =>
+      Effect.suspend(() => {
+        let total = 0
+        for (let i = 0; i < chunks.length; i++) total += chunks[i]!.length
+        if (total === 0) return Effect.void
+        if (completed || position + total > offer.size) {
+          return failAndDiscard(
+            FilesError.make(new FilesError.SizeMismatch({ expected: offer.size, actual: position + total }))
+          )
+        }
+        return handle.write(chunks, position).pipe(
+          Effect.catch((error) => failAndDiscard(fromDisk(error))),
+          Effect.andThen(Effect.suspend(() => {
+            for (let i = 0; i < chunks.length; i++) hash.update(chunks[i]!)
+            position += total
+            return release(total)
+          }))
+        )
+      })
+
+    const complete = Effect.gen(function*() {
+      if (completed || position !== offer.size) {
+        return yield* failAndDiscard(
+          FilesError.make(new FilesError.SizeMismatch({ expected: offer.size, actual: position }))
+        )
+      }
+      completed = true
+      const actual = hash.digest("hex")
+      if (actual !== offer.sha256) {
+        return yield* failAndDiscard(
+          FilesError.make(new FilesError.ChecksumMismatch({ expected: offer.sha256, actual }))
+        )
+      }
+      yield* Effect.catch(handle.sync, (error) => failAndDiscard(fromDisk(error)))
+      const saved = yield* Effect.onError(claimName(name.success, path), () => discard)
+      // The file is saved from here on: what follows is tidying, whose
+      // failures are logged, not reported as a failed upload.
+      yield* disk.remove(path).pipe(
+        Effect.andThen(disk.syncDirectory(directory)),
+        Effect.catchCause((cause) => Effect.logWarning("saved, but tidying the staging file failed", cause))
+      )
+      const stat = yield* Effect.mapError(disk.lstat(Path.join(directory, saved)), fromDisk)
+      yield* writeMeta(saved, { size: offer.size, sha256: actual, mtimeMs: stat.mtimeMs, ino: stat.ino })
+      return { name: saved, size: offer.size, sha256: actual, modifiedAt: stat.mtimeMs }
+    })
+
+    return { offset, received: () => position, write, complete, discard } satisfies Upload
+  })
+
+  const notFound = (name: string) => FilesError.make(new FilesError.NotFound({ name }))
+
+  const download = Effect.fnUntraced(function*(name: string) {
+    const valid = FileName.validate(name, systemMaxNameBytes)
+    if (Result.isFailure(valid)) return yield* fail(new FilesError.InvalidName({ name, detail: valid.failure }))
+    const handle = yield* disk.open(Path.join(directory, name), "read").pipe(
+      Effect.catchReasons("DiskError", {
+        NotFound: () => Effect.fail(notFound(name)),
+        IsSymlink: () => Effect.fail(notFound(name))
+      }, (_, error) => Effect.fail(fromDisk(error)))
+    )
+    const stat = yield* Effect.mapError(handle.stat, fromDisk)
+    if (stat.type !== "file") return yield* Effect.fail(notFound(name))
+    const info = yield* infoOf(name, handle, stat)
+    // One disk read per `readBytes`, handed on as `chunkBytes` pieces (views).
+    const readBytes = Math.max(chunkBytes, Math.min(downloadReadBytes, info.size))
+    const read = (offset: number): Stream.Stream<Uint8Array, FilesError.FilesError> =>
+      Stream.fromPull(Effect.sync(() => {
+        let position = offset
+        return Effect.suspend((): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, FilesError.FilesError> => {
+          if (position >= info.size) return Cause.done()
+          const buffer = new Uint8Array(Math.min(readBytes, info.size - position))
+          return handle.read(buffer, position).pipe(
+            Effect.mapError(fromDisk),
+            Effect.flatMap((length) => {
+              if (length === 0) return fail(new FilesError.StorageFailed({ detail: `${name} shrank while read` }))
+              position += length
+              const pieces: Arr.NonEmptyArray<Uint8Array> = [buffer.subarray(0, Math.min(length, chunkBytes))]
+              for (let at = chunkBytes; at < length; at += chunkBytes) {
+                pieces.push(buffer.subarray(at, Math.min(length, at + chunkBytes)))
+              }
+              return Effect.succeed(pieces)
+            })
+          )
+        })
+      }))
+    return { info, read } satisfies Download
+  })
+
+  // One entry, or nothing for what is not a regular file with a valid name.
+  const entry = (name: string) =>
+    Effect.scoped(Effect.gen(function*() {
+      const handle = yield* disk.open(Path.join(directory, name), "read")
+      const stat = yield* handle.stat
+      if (stat.type !== "file") return Result.failVoid
+      return Result.succeed(yield* infoOf(name, handle, stat))
+    })).pipe(
+      Effect.catchReasons("DiskError", {
+        NotFound: () => Effect.succeed(Result.failVoid),
+        IsSymlink: () => Effect.succeed(Result.failVoid)
+      }, (_, error) => Effect.fail(fromDisk(error)))
+    )
+
+  const list: Stream.Stream<FileInfo, FilesError.FilesError> = Stream.unwrap(
+    Effect.map(
+      Effect.mapError(disk.readDirectory(directory), fromDisk),
+      (names) =>
+        Stream.fromIterable(names.filter((name) => FileName.isValid(name, systemMaxNameBytes)).sort()).pipe(
+          Stream.filterMapEffect(entry)
+        )
+    )
+  )
+
+  // A staging file is only removed while its offer is locked here, so an
+  // upload that starts meanwhile cannot lose its file.
+  const sweep = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const names = yield* Effect.mapError(disk.readDirectory(stagingDirectory), fromDisk)
+    let removed = 0
+    for (const file of names) {
+      if (!file.endsWith(stagingSuffix)) continue
+      const key = file.slice(0, -stagingSuffix.length)
+      if (!(yield* tryLock(key))) continue
+      yield* Effect.gen(function*() {
+        const stat = yield* disk.lstat(stagingPath(key))
+        if (now - stat.mtimeMs >= expiryMillis) {
+          yield* disk.remove(stagingPath(key))
+          removed++
+        }
+      }).pipe(
+        Effect.catchReason("DiskError", "NotFound", () => Effect.void),
+        Effect.mapError(fromDisk),
+        Effect.ensuring(unlock(key))
+      )
+    }
+    return removed
+  })
+
+  yield* sweep.pipe(
+    Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} expired staging files`) : Effect.void),
+    Effect.catchCause((cause) => Effect.logWarning("sweeping staging files failed", cause)),
+    Effect.repeat(Schedule.spaced(options.sweepInterval ?? Config.stagingSweepInterval)),
+    Effect.forkScoped
+  )
+
+  return FileStore.of({ directory, upload, download, list, sweep })
+})
+
+/**
+ * The store as a layer (needs `Disk`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<FileStore, FilesError.FilesError, Disk.Disk> =>
+  Layer.effect(FileStore, make(options))

@@ -1,0 +1,359 @@
+/**
+ * The files app end to end: round trips, resume, corruption in flight,
+ * concurrent uploads, a filling disk, hostile peers. Every body runs over
+ * each transport (memory network and loopback TCP) against a real folder in
+ * a temporary directory.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Client from "@socket-to-me/core/Client"
+import * as Config from "@socket-to-me/core/Config"
+import * as Faults from "@socket-to-me/testkit/Faults"
+import * as Effect from "effect/Effect"
+import * as References from "effect/References"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Disk from "../src/files/Disk.ts"
+import * as FilesClient from "../src/files/FilesClient.ts"
+import type * as FilesError from "../src/files/FilesError.ts"
+import * as FileStore from "../src/files/FileStore.ts"
+import * as Protocol from "../src/files/Protocol.ts"
+import {
+  corruptWrittenByte,
+  decodeReplies,
+  fillingDisk,
+  randomBytes,
+  rawExchange,
+  sameBytes,
+  serveFiles,
+  sha256,
+  staged,
+  tempDirectory,
+  visible,
+  wireFrames,
+  writeLocal
+} from "./support/files.ts"
+import { transports } from "./support/transports.ts"
+
+const chunk = Config.fileChunkBytes
+const MiB = 1024 * 1024
+
+// The framework logs every connection's end; these tests assert on them
+// through `exits` instead.
+const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Warn"))
+
+// The server's code for a refusal, or the reason's tag for anything else.
+const codeOf = (error: FilesError.FilesError): string =>
+  error.reason._tag === "Rejected" ? error.reason.code : error.reason._tag
+
+for (const transport of transports) {
+  describe(`files over ${transport.name}`, () => {
+    it.live("round trips of 0, 1, chunk-1, chunk, chunk+1 bytes and 10 MiB random: upload, list, download", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const sizes = [0, 1, chunk - 1, chunk, chunk + 1, 10 * MiB]
+        for (const size of sizes) {
+          const bytes = randomBytes(size)
+          const local = writeLocal(root, `file-${size}.bin`, bytes)
+          const uploaded = yield* FilesClient.upload(served.target, local)
+          assert.deepStrictEqual(uploaded, { name: `file-${size}.bin`, size, sha256: sha256(bytes), resumedAt: 0 })
+          assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, uploaded.name)), bytes))
+          const out = Path.join(root, `back-${size}.bin`)
+          const downloaded = yield* FilesClient.download(served.target, uploaded.name, { out })
+          assert.strictEqual(downloaded.sha256, sha256(bytes))
+          assert.strictEqual(downloaded.resumedAt, 0)
+          assert.isTrue(sameBytes(Fs.readFileSync(out), bytes))
+        }
+        const names = sizes.map((size) => `file-${size}.bin`).sort()
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed.map((file) => file.name), names)
+        for (const file of listed) {
+          const bytes = Fs.readFileSync(Path.join(served.directory, file.name))
+          assert.strictEqual(file.sha256, sha256(bytes))
+          assert.strictEqual(file.size, bytes.length)
+          assert.match(file.modifiedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+        }
+        assert.deepStrictEqual(staged(served.directory), [])
+        assert.deepStrictEqual(visible(served.directory), names)
+        yield* served.server.server.awaitIdle
+        // Served connections end when the server has replied, or when the
+        // client, done first, closes its side.
+        for (const exit of served.server.exits) assert.oneOf(exit.reason._tag, ["Completed", "PeerClosed"])
+        yield* served.server.assertNoLeaks
+      })))
+
+    it.live("a client killed mid-transfer leaves nothing visible; sending again resumes and saves the right bytes", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const bytes = randomBytes(10 * MiB)
+        const local = writeLocal(root, "big.bin", bytes)
+        // The client's connection dies (reset) after 3 MiB have left it.
+        const killed = { ...served.target, dial: Effect.map(served.target.dial, Faults.resetAfter(3 * MiB, { direction: "write" })) }
+        const error = yield* Effect.flip(FilesClient.upload(killed, local))
+        assert.strictEqual(error.reason._tag, "ConnectionLost")
+        yield* served.server.server.awaitIdle
+        assert.deepStrictEqual(visible(served.directory), [])
+        const partial = staged(served.directory)
+        assert.strictEqual(partial.length, 1)
+        const held = Fs.statSync(Path.join(served.directory, FileStore.stagingFolder, partial[0]!)).size
+        assert.isAbove(held, 0)
+        assert.isAtMost(held, 3 * MiB)
+
+        const events: Array<FilesClient.Event> = []
+        const uploaded = yield* FilesClient.upload(served.target, local, {
+          onEvent: (event) => Effect.sync(() => events.push(event))
+        })
+        assert.strictEqual(uploaded.resumedAt, held)
+        assert.isAbove(uploaded.resumedAt, 0)
+        assert.deepStrictEqual(events.filter((event) => event._tag === "Resumed"), [
+          { _tag: "Resumed", offset: held, total: bytes.length }
+        ])
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+        assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, "big.bin")), bytes))
+        assert.deepStrictEqual(visible(served.directory), ["big.bin"])
+        assert.deepStrictEqual(staged(served.directory), [])
+        yield* served.server.server.awaitIdle
+        // The lost connection ended with the peer's reset or its close mid-frame.
+        assert.oneOf(served.server.exits[0]!.reason._tag, ["PeerReset", "PeerClosed"])
+      })))
+
+    it.live("bytes corrupted in flight are rejected and nothing is kept", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const bytes = randomBytes(MiB)
+        const local = writeLocal(root, "report.pdf", bytes)
+        // One bit inside the third data frame's file bytes (past its header).
+        const offer = yield* Protocol.encodeClient({ type: "upload", name: "report.pdf", size: bytes.length, sha256: sha256(bytes) })
+        const offset = 4 + offer.length + 2 * (Protocol.dataHeaderBytes + chunk) + Protocol.dataHeaderBytes + 1000
+        const corrupted = { ...served.target, dial: Effect.map(served.target.dial, corruptWrittenByte(offset)) }
+        const error = yield* Effect.flip(FilesClient.upload(corrupted, local))
+        assert.strictEqual(codeOf(error), "checksum-mismatch")
+        assert.match(error.message, /checksum mismatch/)
+        assert.deepStrictEqual(visible(served.directory), [])
+        assert.deepStrictEqual(staged(served.directory), [])
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed, [])
+      })))
+
+    it.live("concurrent uploads under one name all land, under distinct names, none corrupt", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        // Six different contents and two copies of one of them (same offer).
+        const contents = Array.from({ length: 6 }, (_, i) => randomBytes(256 * 1024 + i * 1000))
+        contents.push(contents[0]!, contents[0]!)
+        const locals = contents.map((bytes, i) => writeLocal(root, `local-${i}`, bytes))
+        const uploads = yield* Effect.forEach(
+          locals,
+          (local) => FilesClient.upload(served.target, local, { name: "report.pdf" }),
+          { concurrency: "unbounded" }
+        )
+        const expected = ["report.pdf", ...Array.from({ length: 7 }, (_, i) => `report (${i + 1}).pdf`)]
+        assert.deepStrictEqual(uploads.map((upload) => upload.name).sort(), expected.sort())
+        uploads.forEach((upload, i) => {
+          assert.strictEqual(upload.sha256, sha256(contents[i]!))
+          assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, upload.name)), contents[i]!))
+        })
+        assert.deepStrictEqual(visible(served.directory), expected.sort())
+        assert.deepStrictEqual(staged(served.directory), [])
+      })))
+
+    it.live("a disk filling up mid-upload: typed error, staging file removed, nothing visible", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(
+          transport,
+          { directory: Path.join(root, "received") },
+          { disk: fillingDisk(2 * MiB) }
+        )
+        const local = writeLocal(root, "big.bin", randomBytes(5 * MiB))
+        const error = yield* Effect.flip(FilesClient.upload(served.target, local))
+        assert.strictEqual(codeOf(error), "disk-full")
+        assert.match(error.message, /disk full/)
+        assert.deepStrictEqual(staged(served.directory), [])
+        assert.deepStrictEqual(visible(served.directory), [])
+        // The server still serves what fits.
+        const small = writeLocal(root, "small.bin", randomBytes(1000))
+        const uploaded = yield* FilesClient.upload(served.target, small)
+        assert.strictEqual(uploaded.name, "small.bin")
+      })))
+
+    it.live("offers over the size limit or the free space are refused before any byte is sent", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const small = yield* serveFiles(transport, { directory: Path.join(root, "small"), maxFileBytes: 1000 })
+        const local = writeLocal(root, "a.bin", randomBytes(1001))
+        const tooLarge = yield* Effect.flip(FilesClient.upload(small.target, local))
+        assert.strictEqual(codeOf(tooLarge), "too-large")
+        assert.include(tooLarge.message, "exceeds the limit of 1000 bytes")
+
+        const full = yield* serveFiles(transport, { directory: Path.join(root, "full") }, {
+          disk: { ...Disk.makeNode(), availableBytes: () => Effect.succeed(Config.minFreeDiskBytes + 500) }
+        })
+        const noSpace = yield* Effect.flip(FilesClient.upload(full.target, local))
+        assert.strictEqual(codeOf(noSpace), "insufficient-space")
+        assert.include(noSpace.message, "1001 bytes needed, 500 available")
+        for (const served of [small, full]) {
+          yield* served.server.server.awaitIdle
+          // Declined, not broken: the connection ends normally.
+          assert.oneOf(served.server.exits[0]!.reason._tag, ["Completed", "PeerClosed"])
+          assert.deepStrictEqual(staged(served.directory), [])
+          assert.deepStrictEqual(visible(served.directory), [])
+        }
+      })))
+
+    it.live("random bytes sent to the port: a typed error to that client, the server keeps serving", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const garbage = randomBytes(64 * 1024)
+        garbage[0] = 0xff // announces a frame far over the cap
+        const tooLarge = yield* Effect.flatMap(rawExchange(served.target, [garbage]), decodeReplies)
+        assert.deepStrictEqual(tooLarge.map((frame) => frame._tag === "Control" ? frame.message.type : "data"), ["error"])
+        const first = tooLarge[0]!
+        assert.isTrue(first._tag === "Control" && first.message.type === "error" && first.message.code === "bad-frame")
+
+        // A frame of the right size but of an unknown type, and JSON that is no message.
+        const unknownType = yield* wireFrames(Uint8Array.of(0x07, 1, 2, 3))
+        const notJson = yield* wireFrames(Uint8Array.of(Protocol.controlFrame, 0x7b, 0x7b))
+        const notMessage = yield* wireFrames(
+          Uint8Array.from([Protocol.controlFrame, ...new TextEncoder().encode(`{"type":"upload","name":"a","size":-1}`)])
+        )
+        const dataFirst = yield* wireFrames(Protocol.encodeData(Uint8Array.of(1, 2, 3)))
+        const codes: Array<string> = []
+        for (const bytes of [unknownType, notJson, notMessage, dataFirst]) {
+          const replies = yield* Effect.flatMap(rawExchange(served.target, [bytes]), decodeReplies)
+          for (const reply of replies) if (reply._tag === "Control" && reply.message.type === "error") codes.push(reply.message.code)
+        }
+        assert.deepStrictEqual(codes, ["bad-frame", "bad-frame", "bad-request", "bad-request"])
+
+        const local = writeLocal(root, "after.bin", randomBytes(100_000))
+        const uploaded = yield* FilesClient.upload(served.target, local)
+        assert.strictEqual(uploaded.name, "after.bin")
+        yield* served.server.server.awaitIdle
+        const tags = served.server.exits.map((exit) => exit.reason._tag)
+        assert.deepStrictEqual(tags.slice(0, 5), ["FrameTooLarge", "DecodeFailed", "DecodeFailed", "DecodeFailed", "DecodeFailed"])
+        assert.oneOf(tags[5], ["Completed", "PeerClosed"])
+        assert.deepStrictEqual(staged(served.directory), [])
+        yield* served.server.assertNoLeaks
+      })))
+
+    it.live("hostile names are refused by the server with a clear message; nothing is written", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const names = ["../evil", "/etc/passwd", "a\\b", "..", ".", "", "nul\u0000byte", "line\nfeed", ".hidden", "x".repeat(201)]
+        const messages: Array<string> = []
+        for (const name of names) {
+          const offer = yield* Protocol.encodeClient({ type: "upload", name, size: 1, sha256: sha256(Uint8Array.of(1)) })
+          const replies = yield* Effect.flatMap(Effect.flatMap(wireFrames(offer), (bytes) => rawExchange(served.target, [bytes])), decodeReplies)
+          const reply = replies[0]!
+          assert.isTrue(reply._tag === "Control" && reply.message.type === "error" && reply.message.code === "invalid-name", name)
+          if (reply._tag === "Control" && reply.message.type === "error") messages.push(reply.message.message)
+        }
+        assert.include(messages[0], "without \"/\" or \"\\\"")
+        assert.include(messages[3], "\".\" and \"..\" are not file names")
+        assert.include(messages[6], "NUL")
+        assert.include(messages[9], "201 bytes long; the limit is 200")
+        assert.deepStrictEqual(Fs.readdirSync(root), ["received"])
+        assert.deepStrictEqual(visible(served.directory), [])
+        assert.deepStrictEqual(staged(served.directory), [])
+      })))
+
+    it.live("symlinks in the folder are neither followed nor listed nor written through", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const secret = writeLocal(root, "secret.txt", new TextEncoder().encode("outside the folder"))
+        Fs.symlinkSync(secret, Path.join(served.directory, "escape"))
+        const error = yield* Effect.flip(FilesClient.download(served.target, "escape", { out: Path.join(root, "got") }))
+        assert.strictEqual(codeOf(error), "not-found")
+        assert.deepStrictEqual(yield* Stream.runCollect(FilesClient.list(served.target)), [])
+        const local = writeLocal(root, "payload", randomBytes(1000))
+        const uploaded = yield* FilesClient.upload(served.target, local, { name: "escape" })
+        assert.strictEqual(uploaded.name, "escape (1)")
+        assert.strictEqual(Fs.readFileSync(secret, "utf8"), "outside the folder")
+        assert.isTrue(Fs.lstatSync(Path.join(served.directory, "escape")).isSymbolicLink())
+      })))
+
+    it.live("an offer being received on another connection is answered busy", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const bytes = randomBytes(1000)
+        const offer = yield* Effect.flatMap(
+          Protocol.encodeClient({ type: "upload", name: "same", size: bytes.length, sha256: sha256(bytes) }),
+          (payload) => wireFrames(payload)
+        )
+        // A first connection holds the offer (accepted, no bytes sent yet).
+        yield* Effect.scoped(Effect.gen(function*() {
+          const first = yield* Client.connect(served.target.dial, { address: "first" })
+          yield* first.write([offer])
+          const replies = yield* Stream.toPull(Protocol.codec().decode(first.input))
+          const accepted = yield* Effect.flatMap(replies, (payloads) => decodeReplies(payloads))
+          assert.deepStrictEqual(accepted, [{ _tag: "Control", message: { type: "accept", offset: 0 } }])
+          const second = yield* Effect.flatMap(rawExchange(served.target, [offer]), decodeReplies)
+          const reply = second[0]!
+          assert.isTrue(reply._tag === "Control" && reply.message.type === "error" && reply.message.code === "busy")
+        }))
+        yield* served.server.server.awaitIdle
+        assert.deepStrictEqual(visible(served.directory), [])
+      })))
+
+    it.live("stale staging files expire; an offer after expiry starts from zero", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received"), stagingExpiry: "1 hour" })
+        const bytes = randomBytes(4 * MiB)
+        const local = writeLocal(root, "big.bin", bytes)
+        const killed = { ...served.target, dial: Effect.map(served.target.dial, Faults.resetAfter(MiB, { direction: "write" })) }
+        yield* Effect.flip(FilesClient.upload(killed, local))
+        yield* served.server.server.awaitIdle
+        const [partial] = staged(served.directory)
+        assert.isDefined(partial)
+        // Fresh: kept.
+        assert.strictEqual(yield* served.store.sweep, 0)
+        const twoHoursAgo = (Fs.statSync(local).mtimeMs - 2 * 3600_000) / 1000
+        Fs.utimesSync(Path.join(served.directory, FileStore.stagingFolder, partial!), twoHoursAgo, twoHoursAgo)
+        assert.strictEqual(yield* served.store.sweep, 1)
+        assert.deepStrictEqual(staged(served.directory), [])
+        const uploaded = yield* FilesClient.upload(served.target, local)
+        assert.strictEqual(uploaded.resumedAt, 0)
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+      })))
+
+    it.live("a download resumes into its partial file and is verified; a damaged partial is caught and deleted", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        const bytes = randomBytes(3 * MiB + 17)
+        writeLocal(served.directory, "data.bin", bytes)
+        const digest = sha256(bytes)
+
+        const out = Path.join(root, "data.bin")
+        Fs.writeFileSync(FilesClient.partialPath(out, digest), bytes.subarray(0, MiB))
+        const resumed = yield* FilesClient.download(served.target, "data.bin", { out })
+        assert.strictEqual(resumed.resumedAt, MiB)
+        assert.isTrue(sameBytes(Fs.readFileSync(out), bytes))
+        assert.isFalse(Fs.existsSync(FilesClient.partialPath(out, digest)))
+
+        const again = yield* Effect.flip(FilesClient.download(served.target, "data.bin", { out }))
+        assert.strictEqual(again.reason._tag, "LocalFileFailed")
+        assert.include(again.message, "already exists")
+
+        const damagedOut = Path.join(root, "damaged.bin")
+        Fs.writeFileSync(FilesClient.partialPath(damagedOut, digest), randomBytes(MiB))
+        const damaged = yield* Effect.flip(FilesClient.download(served.target, "data.bin", { out: damagedOut }))
+        assert.strictEqual(damaged.reason._tag, "VerifyFailed")
+        assert.isFalse(Fs.existsSync(damagedOut))
+        assert.isFalse(Fs.existsSync(FilesClient.partialPath(damagedOut, digest)))
+
+        const missing = yield* Effect.flip(FilesClient.download(served.target, "nope", { out: Path.join(root, "nope") }))
+        assert.strictEqual(codeOf(missing), "not-found")
+      })))
+  })
+}

@@ -1,0 +1,154 @@
+/**
+ * Helpers for the files app's tests: temporary folders, a files server over
+ * any test transport, local files with known content, and what a folder
+ * holds.
+ */
+import * as Client from "@socket-to-me/core/Client"
+import * as Faults from "@socket-to-me/testkit/Faults"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import type * as Server from "@socket-to-me/core/Server"
+import * as Arr from "effect/Array"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Disk from "../../src/files/Disk.ts"
+import type * as FilesClient from "../../src/files/FilesClient.ts"
+import * as FilesServer from "../../src/files/FilesServer.ts"
+import * as FileStore from "../../src/files/FileStore.ts"
+import * as Protocol from "../../src/files/Protocol.ts"
+
+/** A fresh temporary folder, removed with everything in it when the scope closes. */
+export const tempDirectory = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-files-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+export interface FilesTestServer {
+  readonly server: TestTransport.TestServer
+  readonly store: FileStore.FileStore["Service"]
+  readonly target: FilesClient.Target<Scope.Scope>
+  /** The served folder. */
+  readonly directory: string
+}
+
+/** A files server on `transport` saving into `directory`, for the life of the scope. */
+export const serveFiles = Effect.fnUntraced(function*(
+  transport: TestTransport.TestTransport,
+  storeOptions: FileStore.Options,
+  options: { readonly handler?: FilesServer.Options; readonly server?: Server.Options; readonly disk?: Disk.Disk["Service"] } = {}
+) {
+  const disk = options.disk ?? Disk.makeNode()
+  const store = yield* Effect.provideService(FileStore.make(storeOptions), Disk.Disk, disk)
+  const server = yield* TestTransport.serve(transport, FilesServer.handler(options.handler), options.server).pipe(
+    Effect.provideService(FileStore.FileStore, store)
+  )
+  const served: FilesTestServer = { server, store, target: { dial: server.dial, address: "test" }, directory: store.directory }
+  return served
+})
+
+/** `size` random bytes. */
+export const randomBytes = (size: number): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  Crypto.randomFillSync(bytes)
+  return bytes
+}
+
+export const sha256 = (bytes: Uint8Array): string => Crypto.createHash("sha256").update(bytes).digest("hex")
+
+/** Writes `bytes` to `dir/name` and returns the path. */
+export const writeLocal = (dir: string, name: string, bytes: Uint8Array): string => {
+  const path = Path.join(dir, name)
+  Fs.writeFileSync(path, bytes)
+  return path
+}
+
+/** The visible entries of a served folder (what a user of the folder sees), sorted. */
+export const visible = (dir: string): Array<string> => Fs.readdirSync(dir).filter((name) => !name.startsWith(".")).sort()
+
+/** The staging files of a served folder. */
+export const staged = (dir: string): Array<string> => Fs.readdirSync(Path.join(dir, FileStore.stagingFolder)).sort()
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
+
+/**
+ * Flips one bit of the byte at `offset` of everything the socket writes (a
+ * bit error in flight, past the length prefixes if `offset` is chosen so).
+ */
+export const corruptWrittenByte = (offset: number) => (socket: Socket.Socket): Socket.Socket => {
+  let written = 0
+  const corrupt = (chunk: Uint8Array): Uint8Array => {
+    const start = written
+    written += chunk.length
+    if (offset < start || offset >= written) return chunk
+    const copy = Uint8Array.from(chunk)
+    copy[offset - start]! ^= 0x01
+    return copy
+  }
+  const toBytes = (chunk: Uint8Array | string) => typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk
+  return Faults.mapSocket(socket, {
+    writer: (writer) =>
+      Effect.succeed({
+        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : writer.write(corrupt(toBytes(chunk))),
+        writeAll: (chunks) => writer.writeAll(Arr.map(chunks, (chunk) => corrupt(toBytes(chunk))))
+      })
+  })
+}
+
+/**
+ * A disk whose writes to files under `.staging` fail with `NoSpace` once
+ * `afterBytes` bytes were written there (a disk filling up mid-upload).
+ * The failed upload's staging file is deleted, which frees the space: the
+ * count starts again.
+ */
+export const fillingDisk = (afterBytes: number): Disk.Disk["Service"] => {
+  const disk = Disk.makeNode()
+  let written = 0
+  return {
+    ...disk,
+    open: (path, mode, options) =>
+      Effect.map(disk.open(path, mode, options), (handle): Disk.Handle =>
+        !path.includes(`${Path.sep}${FileStore.stagingFolder}${Path.sep}`) ? handle : {
+          ...handle,
+          write: (buffers, position) => {
+            const total = buffers.reduce((n, buffer) => n + buffer.length, 0)
+            if (written + total > afterBytes) {
+              written = 0
+              return Effect.fail(new Disk.DiskError({ reason: new Disk.NoSpace(), operation: "write", path }))
+            }
+            written += total
+            return handle.write(buffers, position)
+          }
+        })
+  }
+}
+
+/** Every path under `root`, relative, sorted (directories included). */
+export const walk = (root: string): Array<string> =>
+  (Fs.readdirSync(root, { recursive: true }) as Array<string>).sort()
+
+/**
+ * Connects, sends `bytes` as they are, half-closes, and returns every
+ * frame payload the server sent until it closed.
+ */
+export const rawExchange = (target: FilesClient.Target<Scope.Scope>, bytes: ReadonlyArray<Uint8Array>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const duplex = yield* Client.connect(target.dial, { address: target.address })
+    const replies = Protocol.codec().decode(
+      Client.exchange(duplex, Stream.fromIterable(bytes).pipe(Stream.filter((chunk) => chunk.length > 0)))
+    )
+    return yield* Stream.runCollect(replies)
+  }))
+
+/** The wire bytes of frames with the given payloads. */
+export const wireFrames = (...payloads: ReadonlyArray<Uint8Array>) =>
+  Effect.map(Stream.runCollect(Protocol.codec().encode(Stream.fromIterable(payloads))), (chunks) =>
+    Buffer.concat(chunks))
+
+/** Decodes server frame payloads into messages (data frames as `Data`). */
+export const decodeReplies = (payloads: ReadonlyArray<Uint8Array>) =>
+  Effect.forEach(payloads, (payload) => Protocol.decodeServerFrame(payload))
