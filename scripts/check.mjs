@@ -47,9 +47,11 @@ const counts = existsSync(report) ? JSON.parse(readFileSync(report, "utf8")) : {
 const passed = counts.numPassedTests ?? 0
 const failedTests = counts.numFailedTests ?? 0
 const skipped = (counts.numPendingTests ?? 0) + (counts.numTodoTests ?? 0)
-if (passed + failedTests === 0) failed.push("test (no tests ran)")
+const noTests = passed + failedTests === 0
+if (noTests && !failed.includes("test")) failed.push("test")
 
 console.log("")
+if (noTests) console.error("check: no tests ran")
 for (const name of failed) console.error(`check: ${name} failed`)
 console.log(`${passed} passed, ${failedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
 process.exitCode = failed.length > 0 ? 1 : 0
