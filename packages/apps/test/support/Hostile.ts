@@ -290,9 +290,11 @@ export interface LogLine {
  * quiet, and tests can assert on warnings (accept retries) and on the
  * absence of unhandled errors.
  */
-export const captureLogs = () => {
+export const captureLogs = (options: { readonly keep?: (level: LogLevel.LogLevel) => boolean } = {}) => {
   const lines: Array<LogLine> = []
+  const keep = options.keep ?? (() => true)
   const logger = Logger.make<unknown, void>(({ cause, logLevel, message }) => {
+    if (!keep(logLevel)) return
     const parts = (Array.isArray(message) ? message : [message]).map((part) =>
       part instanceof Error ? part.message : typeof part === "string" ? part : JSON.stringify(part)
     )
