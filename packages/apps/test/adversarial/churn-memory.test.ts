@@ -2,10 +2,11 @@
  * 10,000 connect/disconnect cycles over the memory network (see `Churn.ts`).
  */
 import { describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import { churn, cycles } from "../support/Churn.ts"
 
 describe("churn over memory", () => {
   it.live(`${cycles.toLocaleString("en")} connect/disconnect cycles: sockets back to baseline, heap growth bounded`, () =>
-    churn(TestTransport.memory), 60_000)
+    Effect.flatMap(churn(TestTransport.memory), Effect.logInfo), 60_000)
 })
