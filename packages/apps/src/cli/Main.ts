@@ -13,7 +13,9 @@ import * as CliOutput from "effect/cli/CliOutput"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
 import * as Echo from "../echo/Echo.ts"
+import * as Protocol from "../files/Protocol.ts"
 import * as EchoCommand from "./EchoCommand.ts"
+import * as FilesCommand from "./FilesCommand.ts"
 import * as Flags from "./Flags.ts"
 import * as Serve from "./Serve.ts"
 
@@ -23,10 +25,11 @@ const demo = Command.make(
   ({ host, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       yield* Serve.start("echo", { host, port: Echo.defaultPort }, settings, Echo.handler)
+      yield* FilesCommand.start({ host, port: Protocol.defaultPort }, settings, { directory: FilesCommand.defaultDirectory })
       yield* Serve.startMetrics(host, settings)
       return yield* Effect.never
     }))
-).pipe(Command.withDescription("Start every app's server on its default port (echo 7001)."))
+).pipe(Command.withDescription("Start every app's server on its default port (echo 7001, files 7003 into ./received)."))
 
 /**
  * The root command.
@@ -36,7 +39,7 @@ const demo = Command.make(
  */
 export const command = Command.make("socket-to-me").pipe(
   Command.withDescription("Robust multi-connection TCP servers and clients: echo, chat and file transfer."),
-  Command.withSubcommands([EchoCommand.command, demo])
+  Command.withSubcommands([EchoCommand.command, FilesCommand.command, demo])
 )
 
 // Bad flags and values are reported as one line per problem on stderr,

@@ -1,0 +1,238 @@
+/**
+ * `socket-to-me files serve | send | get | list`.
+ *
+ * `send` and `get` show progress on stderr (a bar on a terminal, an
+ * occasional line otherwise) and print their result on stdout; they exit 0
+ * only when the transfer was confirmed (the server saved and verified the
+ * upload; the download was verified locally). Failures are one line on
+ * stderr, as everywhere in the CLI.
+ *
+ * @since 0.1.0
+ */
+import * as CoreConfig from "@socket-to-me/core/Config"
+import type * as Server from "@socket-to-me/core/Server"
+import type * as ServerError from "@socket-to-me/core/ServerError"
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as ByteSize from "effect/ByteSize"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as Path from "node:path"
+import * as Disk from "../files/Disk.ts"
+import * as FilesClient from "../files/FilesClient.ts"
+import type * as FilesError from "../files/FilesError.ts"
+import * as FilesServer from "../files/FilesServer.ts"
+import * as FileStore from "../files/FileStore.ts"
+import * as Protocol from "../files/Protocol.ts"
+import * as NodeTransport from "../NodeTransport.ts"
+import * as Flags from "./Flags.ts"
+import * as Progress from "./Progress.ts"
+import * as Serve from "./Serve.ts"
+
+/**
+ * The folder `files serve` (and `demo`) saves into by default.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultDirectory = "./received"
+
+/**
+ * Parses a byte size: a plain number of bytes (`1048576`) or a number with
+ * a unit, binary (`KiB`, `MiB`, `GiB`, `TiB`) or decimal (`kB`, `MB`, `GB`, `TB`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseSize = (text: string): Option.Option<number> => {
+  const trimmed = text.trim()
+  if (/^\d+$/.test(trimmed)) return Option.some(Number(trimmed)).pipe(Option.filter(Number.isSafeInteger))
+  return ByteSize.fromString(trimmed).pipe(Option.flatMap(ByteSize.toNumber), Option.filter(Number.isSafeInteger))
+}
+
+const directory = Flag.String("dir").pipe(
+  Flag.withDescription(`Folder to save into; created if missing (default ${defaultDirectory}, env SOCKET_TO_ME_FILES_DIR)`),
+  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_FILES_DIR")),
+  Flag.withDefault(defaultDirectory)
+)
+
+const maxSize = Flag.String("max-size").pipe(
+  Flag.withDescription(
+    `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
+      Progress.formatBytes(CoreConfig.maxFileBytes)
+    }, env SOCKET_TO_ME_MAX_FILE_SIZE)`
+  ),
+  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MAX_FILE_SIZE")),
+  Flag.withDefault(String(CoreConfig.maxFileBytes)),
+  Flag.filterMap(parseSize, (text) => `expected a size such as 500MiB, 2GB or 1048576, got "${text}"`)
+)
+
+const stagingExpiry = Flag.String("staging-expiry").pipe(
+  Flag.withDescription(
+    `Delete partial uploads untouched this long (e.g. 30m, 24h; default ${
+      Duration.format(Duration.fromInputUnsafe(CoreConfig.stagingExpiry))
+    }, env SOCKET_TO_ME_STAGING_EXPIRY)`
+  ),
+  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_STAGING_EXPIRY")),
+  Flag.withDefault(""),
+  Flag.filterMap(
+    (text) => text === "" ? Option.some(Duration.fromInputUnsafe(CoreConfig.stagingExpiry)) : Flags.parseDuration(text),
+    (text) => `expected a duration such as 30m or 24h, got "${text}"`
+  )
+)
+
+/**
+ * Opens the store on `options.directory` and starts the files server on
+ * `endpoint` for the life of the scope, printing `files listening on
+ * HOST:PORT`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const start = Effect.fnUntraced(function*(
+  endpoint: NodeTransport.Endpoint,
+  settings: Flags.ServerSettings,
+  options: FileStore.Options
+): Effect.fn.Return<Server.Server, ServerError.ServerError | FilesError.FilesError, Scope.Scope> {
+  const store = yield* Effect.provideService(FileStore.make(options), Disk.Disk, Disk.makeNode())
+  const handler = FilesServer.handler({ frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
+  const server = yield* Effect.provideService(
+    Serve.start("files", endpoint, settings, handler),
+    FileStore.FileStore,
+    store
+  )
+  yield* Effect.logInfo(`files are saved into ${store.directory}`)
+  return server
+})
+
+const serve = Command.make(
+  "serve",
+  {
+    host: Flags.host,
+    port: Flags.port(Protocol.defaultPort),
+    dir: directory,
+    maxSize,
+    stagingExpiry,
+    ...Flags.server
+  },
+  ({ dir, host, maxSize, port, stagingExpiry, ...settings }) =>
+    Effect.scoped(Effect.andThen(
+      start({ host, port }, settings, { directory: dir, maxFileBytes: maxSize, stagingExpiry }),
+      Effect.never
+    ))
+).pipe(
+  Command.withDescription(
+    "Run the files server: verified, resumable uploads saved atomically into a folder, with download and list."
+  ),
+  Command.withExamples([
+    { command: "socket-to-me files serve --dir ./received", description: "Listen on 127.0.0.1:7003" },
+    { command: "socket-to-me files serve --max-size 100MiB --port 0", description: "Smaller uploads, any free port" }
+  ])
+)
+
+const target = (host: string, port: number): FilesClient.Target<never> => ({
+  dial: NodeTransport.dial({ host, port }),
+  address: SocketAddresses.format(host, port)
+})
+
+// Progress on stderr, results on stdout.
+const progressFor = Effect.fnUntraced(function*(label: string) {
+  const stdio = yield* Stdio.Stdio
+  const terminal = yield* stdio.stderrIsTerminal
+  return Progress.make({
+    label,
+    terminal,
+    write: (text) => Stream.make(text).pipe(Stream.run(stdio.stderr()), Effect.ignore),
+    note: (line) => Console.log(line)
+  })
+})
+
+const send = Command.make(
+  "send",
+  {
+    host: Flags.host,
+    port: Flags.port(Protocol.defaultPort),
+    as: Flag.String("as").pipe(
+      Flag.withDescription("Name to save the file under (default: the file's own name)"),
+      Flag.optional
+    ),
+    path: Argument.String("path").pipe(Argument.withDescription("The file to send"))
+  },
+  Effect.fnUntraced(function*({ as, host, path, port }) {
+    const name = Option.getOrUndefined(as)
+    const progress = yield* progressFor(name ?? Path.basename(path))
+    const uploaded = yield* FilesClient.upload(target(host, port), path, { name, onEvent: progress.onEvent }).pipe(
+      Effect.onError(() => progress.close),
+      Effect.provideService(Disk.Disk, Disk.makeNode())
+    )
+    yield* Console.log(`saved as ${uploaded.name} (${uploaded.size} bytes, sha256 ${uploaded.sha256})`)
+  })
+).pipe(
+  Command.withDescription("Send a file to a files server; a transfer that was cut resumes where it stopped."),
+  Command.withExamples([
+    { command: "socket-to-me files send report.pdf", description: "Upload report.pdf" },
+    { command: "socket-to-me files send ./build/out.tar --as release.tar", description: "Upload under another name" }
+  ])
+)
+
+const get = Command.make(
+  "get",
+  {
+    host: Flags.host,
+    port: Flags.port(Protocol.defaultPort),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("Where to save (default: NAME in the current directory); never overwritten"),
+      Flag.optional
+    ),
+    name: Argument.String("name").pipe(Argument.withDescription("Name of the file on the server"))
+  },
+  Effect.fnUntraced(function*({ host, name, out, port }) {
+    const progress = yield* progressFor(name)
+    const downloaded = yield* FilesClient.download(target(host, port), name, {
+      out: Option.getOrUndefined(out),
+      onEvent: progress.onEvent
+    }).pipe(
+      Effect.onError(() => progress.close),
+      Effect.provideService(Disk.Disk, Disk.makeNode())
+    )
+    yield* Console.log(
+      `saved ${downloaded.name} to ${downloaded.path} (${downloaded.size} bytes, sha256 ${downloaded.sha256} verified)`
+    )
+  })
+).pipe(
+  Command.withDescription("Download a file from a files server, verified by sha256; an interrupted download resumes."),
+  Command.withExamples([{ command: "socket-to-me files get report.pdf --out /tmp/report.pdf", description: "Download" }])
+)
+
+const list = Command.make(
+  "list",
+  { host: Flags.host, port: Flags.port(Protocol.defaultPort) },
+  ({ host, port }) =>
+    FilesClient.list(target(host, port)).pipe(
+      Stream.runForEach((file) =>
+        Console.log(`${file.modifiedAt}  ${String(file.size).padStart(12)}  ${file.sha256}  ${file.name}`)
+      )
+    )
+).pipe(
+  Command.withDescription("List the server's files: modification time (UTC), size in bytes, sha256, name."),
+  Command.withExamples([{ command: "socket-to-me files list", description: "One line per file" }])
+)
+
+/**
+ * The `files` command and its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("files").pipe(
+  Command.withDescription("File transfer: verified, resumable uploads saved atomically; download and list."),
+  Command.withSubcommands([serve, send, get, list])
+)

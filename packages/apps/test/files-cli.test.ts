@@ -1,0 +1,184 @@
+/**
+ * `socket-to-me files` as a user meets it (real processes, real TCP, a
+ * temporary folder), and the progress display's formatting.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Progress from "../src/cli/Progress.ts"
+import * as FilesCommand from "../src/cli/FilesCommand.ts"
+import * as FileStore from "../src/files/FileStore.ts"
+
+const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+
+interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+// Every child is killed by a hard timer, so a hung CLI fails the test instead of the suite.
+const run = (args: ReadonlyArray<string>, cwd: string): Promise<Result> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+const start = (args: ReadonlyArray<string>, cwd: string): Promise<{ child: ChildProcess; port: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "ignore"] })
+    let stdout = ""
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`no listening line: ${stdout}`))
+    }, 30_000)
+    child.stdout!.on("data", (chunk) => {
+      stdout += chunk
+      const match = /^files listening on 127\.0\.0\.1:(\d+)$/m.exec(stdout)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve({ child, port: match[1]! })
+      }
+    })
+  })
+
+const stop = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => {
+    child.on("exit", (code) => resolve(code))
+    child.kill("SIGTERM")
+  })
+
+const sha256 = (bytes: Uint8Array) => Crypto.createHash("sha256").update(bytes).digest("hex")
+
+describe("socket-to-me files", () => {
+  it("prints help for the files commands", async () => {
+    const cwd = Os.tmpdir()
+    const commands = [["files", "--help"], ["files", "serve", "--help"], ["files", "send", "--help"], ["files", "get", "--help"]]
+    const results = await Promise.all(commands.map((args) => run(args, cwd)))
+    results.forEach((result, i) => {
+      assert.strictEqual(result.code, 0, commands[i]!.join(" "))
+      assert.include(result.stdout, "USAGE")
+    })
+  })
+
+  it("serve, send (fresh, resumed, duplicate name), list and get; errors are one line with exit 1", async () => {
+    const cwd = Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-files-cli-"))
+    const { child, port } = await start(["files", "serve", "--port", "0", "--max-size", "4MiB"], cwd)
+    try {
+      const bytes = Crypto.randomBytes(3 * 1024 * 1024 + 5)
+      Fs.writeFileSync(Path.join(cwd, "report.pdf"), bytes)
+      const digest = sha256(bytes)
+
+      const sent = await run(["files", "send", "report.pdf", "--port", port], cwd)
+      assert.strictEqual(sent.code, 0, sent.stderr)
+      assert.strictEqual(sent.stdout, `saved as report.pdf (${bytes.length} bytes, sha256 ${digest})\n`)
+      // Not a terminal: plain progress lines, the last one at 100%.
+      assert.match(sent.stderr.trim().split("\n").at(-1)!, /^report\.pdf: 100% \(3\.0 MiB of 3\.0 MiB\)/)
+
+      // A partial upload left by an earlier attempt (what a killed client leaves).
+      const received = Path.join(cwd, FilesCommand.defaultDirectory)
+      const key = FileStore.stagingKey({ name: "again.pdf", size: bytes.length, sha256: digest })
+      Fs.writeFileSync(Path.join(received, FileStore.stagingFolder, `${key}.part`), bytes.subarray(0, 1_000_000))
+      const resumed = await run(["files", "send", "report.pdf", "--as", "again.pdf", "--port", port], cwd)
+      assert.strictEqual(resumed.code, 0, resumed.stderr)
+      assert.strictEqual(
+        resumed.stdout,
+        `resumed at 1000000 bytes\nsaved as again.pdf (${bytes.length} bytes, sha256 ${digest})\n`
+      )
+
+      const duplicate = await run(["files", "send", "report.pdf", "--port", port], cwd)
+      assert.strictEqual(duplicate.code, 0, duplicate.stderr)
+      assert.include(duplicate.stdout, "saved as report (1).pdf")
+
+      const list = await run(["files", "list", "--port", port], cwd)
+      assert.strictEqual(list.code, 0)
+      const lines = list.stdout.trim().split("\n")
+      assert.deepStrictEqual(lines.map((line) => line.split(/\s+/).slice(3).join(" ")), ["again.pdf", "report (1).pdf", "report.pdf"])
+      for (const line of lines) {
+        assert.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z +${bytes.length}  ${digest}  `))
+      }
+
+      const got = await run(["files", "get", "report (1).pdf", "--out", "copy.pdf", "--port", port], cwd)
+      assert.strictEqual(got.code, 0, got.stderr)
+      assert.strictEqual(got.stdout, `saved report (1).pdf to copy.pdf (${bytes.length} bytes, sha256 ${digest} verified)\n`)
+      assert.isTrue(Buffer.compare(Fs.readFileSync(Path.join(cwd, "copy.pdf")), bytes) === 0)
+
+      const oneLine = (result: Result, pattern: RegExp) => {
+        assert.strictEqual(result.code, 1)
+        assert.strictEqual(result.stdout, "")
+        const errors = result.stderr.trim().split("\n").filter((line) => line.startsWith("socket-to-me"))
+        assert.strictEqual(errors.length, 1, result.stderr)
+        assert.match(errors[0]!, pattern)
+        assert.notInclude(result.stderr, "    at ")
+      }
+      Fs.writeFileSync(Path.join(cwd, "big.bin"), Crypto.randomBytes(5 * 1024 * 1024))
+      // Independent failures, run side by side.
+      const [tooLarge, badName, missing, notFound, exists, badSize] = await Promise.all([
+        run(["files", "send", "big.bin", "--port", port], cwd),
+        run(["files", "send", "report.pdf", "--as", "../x", "--port", port], cwd),
+        run(["files", "send", "missing.bin", "--port", port], cwd),
+        run(["files", "get", "nope", "--port", port], cwd),
+        run(["files", "get", "report.pdf", "--out", "copy.pdf", "--port", port], cwd),
+        run(["files", "serve", "--max-size", "lots"], cwd)
+      ])
+      oneLine(tooLarge!, /^socket-to-me: server refused \(too-large\): file of 5242880 bytes exceeds the limit of 4194304 bytes$/)
+      oneLine(badName!, /^socket-to-me: invalid file name "\.\.\/x": .*--as$/)
+      oneLine(missing!, /^socket-to-me: missing\.bin: open: no such file or directory$/)
+      oneLine(notFound!, /^socket-to-me: server refused \(not-found\): no file named "nope"$/)
+      oneLine(exists!, /^socket-to-me: copy\.pdf: already exists/)
+      assert.strictEqual(badSize!.code, 1)
+      assert.include(badSize!.stderr, "--max-size")
+    } finally {
+      assert.strictEqual(await stop(child), 0)
+      Fs.rmSync(cwd, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
+
+describe("files progress display", () => {
+  it("formats sizes, durations and bars", () => {
+    assert.strictEqual(Progress.formatBytes(0), "0 B")
+    assert.strictEqual(Progress.formatBytes(1536), "1.5 KiB")
+    assert.strictEqual(Progress.formatBytes(1024 ** 3), "1.0 GiB")
+    assert.strictEqual(Progress.formatDuration(42), "42s")
+    assert.strictEqual(Progress.formatDuration(185), "3m05s")
+    assert.strictEqual(Progress.formatDuration(3720), "1h02m")
+    assert.strictEqual(Progress.bar(0.5, 10), "[#####-----]")
+    assert.strictEqual(Progress.bar(2, 4), "[####]")
+  })
+
+  it("shows bytes, percent, rate and ETA", () => {
+    const snapshot = { done: 512 * 1024 ** 2, total: 1024 ** 3, moved: 512 * 1024 ** 2, elapsedMillis: 2000 }
+    assert.strictEqual(
+      Progress.terminalLine("big.iso", snapshot),
+      "big.iso   50.0% [############------------]  512.0 MiB / 1.0 GiB  256.0 MiB/s  ETA 2s"
+    )
+    assert.strictEqual(Progress.plainLine("big.iso", snapshot), "big.iso: 50% (512.0 MiB of 1.0 GiB), 256.0 MiB/s, ETA 2s")
+    assert.strictEqual(Progress.plainLine("empty", { done: 0, total: 0, moved: 0, elapsedMillis: 0 }), "empty: 100% (0 B of 0 B), -, ETA -")
+  })
+
+  it("parses sizes for --max-size", () => {
+    const value = (text: string) => {
+      const parsed = FilesCommand.parseSize(text)
+      return parsed._tag === "Some" ? parsed.value : undefined
+    }
+    assert.strictEqual(value("1048576"), 1048576)
+    assert.strictEqual(value("1GiB"), 1024 ** 3)
+    assert.strictEqual(value("500 MB"), 500_000_000)
+    assert.strictEqual(value("1.5KiB"), 1536)
+    assert.isUndefined(value("lots"))
+    assert.isUndefined(value("-1"))
+  })
+})
