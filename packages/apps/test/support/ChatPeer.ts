@@ -20,6 +20,8 @@ export interface Peer {
   readonly sendBytes: (bytes: Uint8Array) => Effect.Effect<void, ConnectionError.ConnectionError>
   /** Reads until a line equal to `line` (or accepted by it) arrives; returns the lines read meanwhile, that one included. */
   readonly expect: (line: string | ((line: string) => boolean)) => Effect.Effect<ReadonlyArray<string>, Error>
+  /** Reads the next batch of lines (waiting for it); empty once the server closed. */
+  readonly readBatch: Effect.Effect<ReadonlyArray<string>>
   /** Reads until the server closes; returns the lines read meanwhile and how the input ended. */
   readonly readToEnd: Effect.Effect<{ readonly lines: ReadonlyArray<string>; readonly failed: boolean }, Error>
 }
@@ -74,8 +76,15 @@ export const connect = Effect.fnUntraced(function*(server: TestTransport.TestSer
   }).pipe(
     Effect.timeoutOrElse({ duration: expectTimeout, orElse: () => Effect.fail(new Error("the server did not close")) })
   )
+  const readBatch = Effect.gen(function*() {
+    if (read === seen.length) yield* more
+    const lines = seen.slice(read)
+    read = seen.length
+    return lines
+  })
   const peer: Peer = {
     duplex,
+    readBatch,
     seen,
     send: (...lines) => duplex.write([encoder.encode(lines.map((line) => `${line}\n`).join(""))]),
     sendBytes: (bytes) => duplex.write([bytes]),

@@ -6,6 +6,7 @@
 import type * as Server from "@socket-to-me/core/Server"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
+import * as References from "effect/References"
 import * as Chat from "../../src/chat/Chat.ts"
 import * as ChatRoom from "../../src/chat/ChatRoom.ts"
 
@@ -22,7 +23,12 @@ export const serve = Effect.fnUntraced(function*(
   const server = yield* TestTransport.serve(transport, Chat.handler(options), {
     ...Chat.serverOptions,
     ...serverOptions
-  }).pipe(Effect.provideService(ChatRoom.ChatRoom, room))
+  }).pipe(
+    Effect.provideService(ChatRoom.ChatRoom, room),
+    // Every connection logs its end at Info; the tests read exit reasons
+    // from `exits` instead, and keep warnings (failures) visible.
+    Effect.provideService(References.MinimumLogLevel, "Warn")
+  )
   const chat: ChatTestServer = { ...server, room }
   return chat
 })
