@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import * as Config from "@socket-to-me/core/Config"
 import * as Faults from "@socket-to-me/testkit/Faults"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
 import * as Stream from "effect/Stream"
@@ -27,6 +28,7 @@ import {
   sameBytes,
   serveFiles,
   sha256,
+  signallingDisk,
   staged,
   tempDirectory,
   visible,
@@ -118,6 +120,38 @@ for (const transport of transports) {
         yield* served.server.server.awaitIdle
         // The lost connection ended with the peer's reset or its close mid-frame.
         assert.oneOf(served.server.exits[0]!.reason._tag, ["PeerReset", "PeerClosed"])
+      })))
+
+    it.live("a server stopped mid-upload keeps the partial file; a server restarted on the folder resumes it", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const directory = Path.join(root, "received")
+        const bytes = randomBytes(2 * MiB)
+        const local = writeLocal(root, "big.bin", bytes)
+        const stored = yield* Deferred.make<void>()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const served = yield* serveFiles(transport, { directory }, {
+            disk: signallingDisk(MiB, stored),
+            server: { shutdownGrace: "50 millis" }
+          })
+          // A client that offers the file, sends its first MiB and waits.
+          const duplex = yield* Client.connect(served.target.dial, { address: "test" })
+          const offer = yield* Protocol.encodeClient({ type: "upload", name: "big.bin", size: bytes.length, sha256: sha256(bytes) })
+          yield* duplex.write([yield* wireFrames(offer)])
+          const replies = yield* Stream.toPull(Protocol.codec().decode(duplex.input))
+          assert.deepStrictEqual(yield* Effect.flatMap(replies, decodeReplies), [{ _tag: "Control", message: { type: "accept", offset: 0 } }])
+          const frames = Array.from({ length: MiB / chunk }, (_, i) => Protocol.encodeData(bytes.subarray(i * chunk, (i + 1) * chunk)))
+          yield* duplex.write([yield* wireFrames(...frames)])
+          yield* Deferred.await(stored)
+          // Closing the scope drains the server: the connection is interrupted after the grace.
+        }))
+        assert.deepStrictEqual(visible(directory), [])
+        assert.strictEqual(staged(directory).length, 1)
+        const restarted = yield* serveFiles(transport, { directory })
+        const uploaded = yield* FilesClient.upload(restarted.target, local)
+        assert.strictEqual(uploaded.resumedAt, MiB)
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+        assert.isTrue(sameBytes(Fs.readFileSync(Path.join(directory, "big.bin")), bytes))
       })))
 
     it.live("bytes corrupted in flight are rejected and nothing is kept", () =>

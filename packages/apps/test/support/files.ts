@@ -8,6 +8,7 @@ import * as Faults from "@socket-to-me/testkit/Faults"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import type * as Server from "@socket-to-me/core/Server"
 import * as Arr from "effect/Array"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
@@ -123,6 +124,28 @@ export const fillingDisk = (afterBytes: number): Disk.Disk["Service"] => {
             written += total
             return handle.write(buffers, position)
           }
+        })
+  }
+}
+
+/**
+ * A disk that completes `reached` once `bytes` bytes were written to files
+ * under `.staging`: a test can wait for the server to have stored a prefix.
+ */
+export const signallingDisk = (bytes: number, reached: Deferred.Deferred<void>): Disk.Disk["Service"] => {
+  const disk = Disk.makeNode()
+  let written = 0
+  return {
+    ...disk,
+    open: (path, mode, options) =>
+      Effect.map(disk.open(path, mode, options), (handle): Disk.Handle =>
+        !path.includes(`${Path.sep}${FileStore.stagingFolder}${Path.sep}`) ? handle : {
+          ...handle,
+          write: (buffers, position) =>
+            Effect.tap(handle.write(buffers, position), () => {
+              written += buffers.reduce((n, buffer) => n + buffer.length, 0)
+              return written >= bytes ? Deferred.succeed(reached, undefined) : Effect.void
+            })
         })
   }
 }
