@@ -152,7 +152,8 @@ export const connect = Effect.fnUntraced(function*<R>(
 /**
  * Sends every line of `input` (then `/quit`) while streaming every line the
  * server sends, until it closes: the non-interactive client. Ends once the
- * server has answered everything sent (its `* bye` comes after all of it).
+ * server has answered everything sent (its `* bye` comes after all of it),
+ * or as soon as the server closes for another reason.
  *
  * @since 0.1.0
  * @category running
@@ -163,6 +164,7 @@ export const exchange = <E, R>(
 ): Stream.Stream<string, E | ConnectionError.ConnectionError, R> =>
   Stream.merge(
     session.lines,
-    Stream.fromEffectDrain(Effect.andThen(Stream.runForEach(input, session.send), session.quit))
+    Stream.fromEffectDrain(Effect.andThen(Stream.runForEach(input, session.send), session.quit)),
+    { haltStrategy: "left" }
   )
 

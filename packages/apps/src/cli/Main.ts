@@ -12,8 +12,10 @@ import * as Effect from "effect/Effect"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
+import * as Chat from "../chat/Chat.ts"
 import * as Echo from "../echo/Echo.ts"
 import * as Protocol from "../files/Protocol.ts"
+import * as ChatCommand from "./ChatCommand.ts"
 import * as EchoCommand from "./EchoCommand.ts"
 import * as FilesCommand from "./FilesCommand.ts"
 import * as Flags from "./Flags.ts"
@@ -25,11 +27,12 @@ const demo = Command.make(
   ({ host, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       yield* Serve.start("echo", { host, port: Echo.defaultPort }, settings, Echo.handler)
+      yield* ChatCommand.start({ host, port: Chat.defaultPort }, settings)
       yield* FilesCommand.start({ host, port: Protocol.defaultPort }, settings, { directory: FilesCommand.defaultDirectory })
       yield* Serve.startMetrics(host, settings)
       return yield* Effect.never
     }))
-).pipe(Command.withDescription("Start every app's server on its default port (echo 7001, files 7003 into ./received)."))
+).pipe(Command.withDescription("Start every app's server on its default port (echo 7001, chat 7002, files 7003 into ./received)."))
 
 /**
  * The root command.
@@ -39,7 +42,7 @@ const demo = Command.make(
  */
 export const command = Command.make("socket-to-me").pipe(
   Command.withDescription("Robust multi-connection TCP servers and clients: echo, chat and file transfer."),
-  Command.withSubcommands([EchoCommand.command, FilesCommand.command, demo])
+  Command.withSubcommands([EchoCommand.command, ChatCommand.command, FilesCommand.command, demo])
 )
 
 // Bad flags and values are reported as one line per problem on stderr,

@@ -1,0 +1,141 @@
+/**
+ * `socket-to-me chat serve` and `socket-to-me chat join`.
+ *
+ * `join` is interactive on a terminal (see `ChatTerminal`). Otherwise (stdin
+ * or stdout not a terminal) it is a pipe: it sends each line of stdin,
+ * prints every line the server sends on stdout, and after stdin ends sends
+ * `/quit` and exits once the server has closed, so that everything the
+ * server had to say about those lines has been printed. Refused logins (a
+ * taken or invalid nickname) are one line on stderr and exit 1.
+ *
+ * @since 0.1.0
+ */
+import * as CoreConfig from "@socket-to-me/core/Config"
+import * as LineCodec from "@socket-to-me/core/LineCodec"
+import type * as Server from "@socket-to-me/core/Server"
+import type * as ServerError from "@socket-to-me/core/ServerError"
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as Chat from "../chat/Chat.ts"
+import * as ChatClient from "../chat/ChatClient.ts"
+import * as ChatRoom from "../chat/ChatRoom.ts"
+import * as Protocol from "../chat/Protocol.ts"
+import * as NodeTransport from "../NodeTransport.ts"
+import * as ChatTerminal from "./ChatTerminal.ts"
+import * as Flags from "./Flags.ts"
+import * as Serve from "./Serve.ts"
+
+const rateLimit = Flag.Int("rate-limit").pipe(
+  Flag.withDescription(
+    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${CoreConfig.chatRateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`
+  ),
+  Flag.filter((n) => n >= 0, (n) => `--rate-limit must be 0 or more, got ${n}`),
+  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_LIMIT")),
+  Flag.withDefault(CoreConfig.chatRateLimit)
+)
+
+const rateBurst = Flag.Int("rate-burst").pipe(
+  Flag.withDescription(
+    `Lines each connection may send at once before the rate limit applies (default ${CoreConfig.chatRateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`
+  ),
+  Flag.filter((n) => n >= 1, (n) => `--rate-burst must be at least 1, got ${n}`),
+  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_BURST")),
+  Flag.withDefault(CoreConfig.chatRateBurst)
+)
+
+/**
+ * Starts the chat room and the chat server on `endpoint` for the life of
+ * the scope, printing `chat listening on HOST:PORT`. The room is created
+ * first, so it outlives the server's drain.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const start = Effect.fnUntraced(function*(
+  endpoint: NodeTransport.Endpoint,
+  settings: Flags.ServerSettings,
+  options: Chat.Options = {}
+): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope> {
+  const room = yield* ChatRoom.make()
+  const handler = Chat.handler({ ...options, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
+  return yield* Serve.start("chat", endpoint, settings, handler, Chat.serverOptions).pipe(
+    Effect.provideService(ChatRoom.ChatRoom, room)
+  )
+})
+
+const serve = Command.make(
+  "serve",
+  { host: Flags.host, port: Flags.port(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
+  ({ host, port, rateBurst, rateLimit, ...settings }) =>
+    Effect.scoped(Effect.gen(function*() {
+      yield* start({ host, port }, settings, { rateLimit, rateBurst })
+      yield* Serve.startMetrics(host, settings)
+      return yield* Effect.never
+    }))
+).pipe(
+  Command.withDescription("Run the chat server: rooms, nicknames, private messages; usable from nc and telnet."),
+  Command.withExamples([
+    { command: "socket-to-me chat serve", description: "Listen on 127.0.0.1:7002" },
+    { command: "socket-to-me chat serve --host 0.0.0.0 --rate-limit 5", description: "Reachable from other hosts, 5 lines/s each" }
+  ])
+)
+
+const isNickname = Schema.is(Protocol.Nickname)
+
+const join = Command.make(
+  "join",
+  {
+    host: Flags.host,
+    port: Flags.port(Chat.defaultPort),
+    nick: Flag.String("nick").pipe(
+      Flag.withDescription("Your nickname: 1 to 32 letters, digits, _ or -"),
+      Flag.filter(isNickname, (nick) => `--nick must be 1 to 32 letters, digits, _ or - (and not "you"), got "${nick}"`)
+    ),
+    room: Flag.String("room").pipe(Flag.withDescription("Room to join after logging in (default: lobby)"), Flag.optional)
+  },
+  Effect.fnUntraced(function*({ host, nick, port, room }) {
+    const stdio = yield* Stdio.Stdio
+    const interactive = (yield* stdio.stdinIsTerminal) && (yield* stdio.stdoutIsTerminal)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const session = yield* ChatClient.connect(NodeTransport.dial({ host, port }), {
+        address: SocketAddresses.format(host, port),
+        nick,
+        room: room._tag === "Some" ? room.value : undefined
+      })
+      if (interactive) return yield* ChatTerminal.run(session)
+      const input = stdio.stdin.pipe(LineCodec.make({ maxLineBytes: CoreConfig.chatMaxLineBytes }).decode)
+      yield* Stream.fromIterable(session.transcript).pipe(
+        Stream.concat(ChatClient.exchange(session, input)),
+        Stream.map((line) => `${line}\n`),
+        Stream.run(stdio.stdout())
+      )
+    }))
+  })
+).pipe(
+  Command.withDescription(
+    "Join a chat server: interactive on a terminal; with piped stdin, sends each line, prints the replies, and exits."
+  ),
+  Command.withExamples([
+    { command: "socket-to-me chat join --nick ada", description: "Chat in the lobby" },
+    { command: "socket-to-me chat join --nick ada --room dev", description: "Chat in room dev" },
+    { command: "printf 'hi\\n' | socket-to-me chat join --nick bot", description: "Say hi and leave" }
+  ])
+)
+
+/**
+ * The `chat` command and its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("chat").pipe(
+  Command.withDescription("Multi-client chat server and client (line protocol, see docs/protocols/chat.md)."),
+  Command.withSubcommands([serve, join])
+)
