@@ -236,6 +236,21 @@ for (const transport of transports) {
         assert.include(ChatServer.exitTags(server), "FrameTooLarge")
       }))
 
+    it.live("a line not finished within the frame deadline gets an error line, then the connection is closed", () =>
+      Effect.gen(function*() {
+        // A real, short deadline: the line never completes, so the outcome
+        // does not depend on timing, only on the deadline firing at all.
+        const server = yield* ChatServer.serve(transport, { frameDeadline: "200 millis" })
+        const alice = yield* Peer.login(server, "alice")
+        const bob = yield* Peer.login(server, "bob")
+        yield* alice.expect("* bob joined lobby")
+        yield* alice.sendBytes(bytes("a line that never ends"))
+        const end = yield* alice.readToEnd
+        assert.deepStrictEqual(end.lines, ["* error: line not completed within 200ms; closing"])
+        yield* bob.expect("* alice disconnected")
+        assert.include(ChatServer.exitTags(server), "FrameTimeout")
+      }))
+
     it.live("invalid UTF-8 is replaced with U+FFFD, never a crash", () =>
       Effect.gen(function*() {
         const server = yield* ChatServer.serve(transport)
