@@ -44,6 +44,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Disk from "./Disk.ts"
@@ -455,7 +456,8 @@ export const make = Effect.fnUntraced(function*(
         let position = offset
         return Effect.suspend((): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, FilesError.FilesError> => {
           if (position >= info.size) return Cause.done()
-          const buffer = new Uint8Array(Math.min(readBytes, info.size - position))
+          // Not zeroed: only the bytes the read filled are handed on.
+          const buffer = Buffer.allocUnsafe(Math.min(readBytes, info.size - position))
           return handle.read(buffer, position).pipe(
             Effect.mapError(fromDisk),
             Effect.flatMap((length) => {

@@ -33,6 +33,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Disk from "./Disk.ts"
@@ -311,9 +312,10 @@ export const upload = <R>(
       const sendData = Effect.gen(function*() {
         let position = offset
         while (position < size) {
-          // A fresh buffer per batch: the socket may still hold the last one.
+          // A fresh buffer per batch: the socket may still hold the last
+          // one. Not zeroed: the read fills it entirely.
           const length = Math.min(batchFrames * chunkBytes, size - position)
-          const buffer = new Uint8Array(length)
+          const buffer = Buffer.allocUnsafe(length)
           yield* readFully(file, buffer, position)
           const first = Math.min(length, chunkBytes)
           const wire: Arr.NonEmptyArray<Uint8Array> = [Protocol.dataFrameHeader(first), buffer.subarray(0, first)]
