@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url"
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const toolsDir = join(root, "tools")
-export const toolsNode = join(toolsDir, "node_modules", ".bin", process.platform === "win32" ? "node.exe" : "node")
+// POSIX layout; the pinned toolchain has only been set up on Linux and macOS.
+export const toolsNode = join(toolsDir, "node_modules", ".bin", "node")
 export const toolsPnpm = join(toolsDir, "node_modules", "pnpm", "bin", "pnpm.cjs")
 
 // 22.19 is the project's engines floor: Node strips types without a flag from
