@@ -171,6 +171,7 @@ const send = Command.make(
     const progress = yield* progressFor(name ?? Path.basename(path))
     const uploaded = yield* FilesClient.upload(target(host, port), path, { name, onEvent: progress.onEvent }).pipe(
       Effect.onError(() => progress.close),
+      Effect.onInterrupt(() => Console.error("interrupted: the upload was not confirmed; send again to resume it")),
       Effect.provideService(Disk.Disk, Disk.makeNode())
     )
     yield* Console.log(`saved as ${uploaded.name} (${uploaded.size} bytes, sha256 ${uploaded.sha256})`)
@@ -201,6 +202,7 @@ const get = Command.make(
       onEvent: progress.onEvent
     }).pipe(
       Effect.onError(() => progress.close),
+      Effect.onInterrupt(() => Console.error("interrupted: run the same command again to resume the download")),
       Effect.provideService(Disk.Disk, Disk.makeNode())
     )
     yield* Console.log(

@@ -135,7 +135,7 @@ export const make = (options: {
   const { label, terminal, write } = options
   let drawn = false
   let lastDrawAt = -Infinity
-  let lastStep = -1
+  let lastStep = 0
   let phase: "Hashing" | "Progress" | undefined
   let startedAt = 0
   let startedFrom = 0
@@ -156,7 +156,8 @@ export const make = (options: {
         startedAt = now
         startedFrom = event.done
         lastDrawAt = -Infinity
-        lastStep = -1
+        // The first plain line comes at the next 10% step.
+        lastStep = Math.floor(percentOf(event.done, event.total) / plainStepPercent)
       }
       const finished = event.done >= event.total
       const name = event._tag === "Hashing" ? `hashing ${label}` : label
@@ -177,8 +178,7 @@ export const make = (options: {
       // Plain output: hashing is not worth lines of its own.
       if (event._tag === "Hashing") return
       const step = Math.floor(percentOf(event.done, event.total) / plainStepPercent)
-      const moved = event.done > startedFrom
-      if (finished || (moved && step > lastStep && now - lastDrawAt >= plainMinMillis)) {
+      if (finished || (step > lastStep && now - lastDrawAt >= plainMinMillis)) {
         if (finished && lastStep === Number.MAX_SAFE_INTEGER) return
         lastStep = finished ? Number.MAX_SAFE_INTEGER : step
         lastDrawAt = now

@@ -235,7 +235,7 @@ const converse = (
         const reply = Effect.andThen(sendError(reason), Protocol.linger(framePull, lingerFor))
         return FilesError.isProtocolViolation(reason)
           ? Effect.andThen(reply, Effect.fail(Protocol.protocolViolation(reason.message)))
-          : Effect.andThen(reply, Effect.logInfo("request declined", reason.message))
+          : Effect.andThen(reply, Effect.logInfo("request declined").pipe(Effect.annotateLogs({ reason: reason.message })))
       }
       const reason = error.reason
       if (reason._tag === "FrameTooLarge" || reason._tag === "DecodeFailed") {
