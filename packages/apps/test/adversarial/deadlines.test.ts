@@ -152,7 +152,11 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         const idle = yield* Hostile.dialPeer(server)
         assert.strictEqual(yield* Hostile.roundTrip(idle, "hello"), "hello")
         const start = yield* Clock.currentTimeMillis
-        const keepBusy = Effect.forever(Effect.andThen(Hostile.roundTrip(busy, "ping"), Effect.sleep("40 millis")))
+        const keepBusy = Effect.forever(
+          // A round trip is never cut in half when the race ends, or its echo
+          // would still be in flight for the next one to read.
+          Effect.andThen(Effect.uninterruptible(Hostile.roundTrip(busy, "ping")), Effect.sleep("40 millis"))
+        )
         const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
           Effect.timeout("2 seconds")
         )
@@ -178,7 +182,9 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         yield* vanished.write("F")
         const stuck = yield* Hostile.awaitStuckWrite(sockets)
         assert.strictEqual(stuck, sockets[1])
-        const keepBusy = Effect.forever(Effect.andThen(Hostile.roundTrip(bystander, "ping"), Effect.sleep("40 millis")))
+        const keepBusy = Effect.forever(
+          Effect.andThen(Effect.uninterruptible(Hostile.roundTrip(bystander, "ping")), Effect.sleep("40 millis"))
+        )
         const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
           Effect.timeout("2 seconds")
         )
