@@ -87,12 +87,16 @@ export class Interrupted extends Data.TaggedClass("Interrupted")<{}> {}
 export class Drained extends Data.TaggedClass("Drained")<{}> {}
 
 /**
- * The connection was refused because the server was at its connection limit.
+ * The connection was refused: the server was at its connection limit
+ * (`why: "limit"`) or draining (`why: "draining"`).
  *
  * @since 0.1.0
  * @category exit reasons
  */
-export class Refused extends Data.TaggedClass("Refused")<{ readonly limit: number }> {}
+export class Refused extends Data.TaggedClass("Refused")<{
+  readonly why: "limit" | "draining"
+  readonly limit: number
+}> {}
 
 /**
  * How a connection ended: `Completed`, `Drained`, `Refused`, `Interrupted`, or one of the

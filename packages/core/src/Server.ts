@@ -8,11 +8,13 @@
  * already bound listener (the `SocketServer` service), which is what makes
  * it testable over any transport.
  *
- * Shutdown is a drain, in this order: stop accepting at once (the accept
- * loop is interrupted), tell every connection (`ConnectionInfo.draining`),
- * wait up to the grace period for them to finish, then interrupt the rest,
- * whose finalizers release their sockets. Closing the server's scope drains,
- * so an interrupted program (SIGINT) shuts down gracefully by default.
+ * Shutdown is a drain, in this order: stop admitting at once (a connection
+ * that arrives during the drain is refused and closed, not left waiting in
+ * the listener), tell every connection (`ConnectionInfo.draining`), wait up
+ * to the grace period for them to finish, then interrupt the rest, whose
+ * finalizers release their sockets, and finally stop the accept loop.
+ * Closing the server's scope drains, so an interrupted program (SIGINT)
+ * shuts down gracefully by default.
  *
  * @since 0.1.0
  */
@@ -137,16 +139,21 @@ export const make = Effect.fnUntraced(function*<E, R>(
     )
 
   // The limit is checked when the socket is accepted, before anything is
-  // read from it: over the limit, the socket is closed at once.
+  // read from it: over the limit, or while draining, the socket is closed at
+  // once. The accept loop keeps running during a drain for exactly this: a
+  // client that arrives then learns at once that it is not served.
   const accept = (socket: Socket.Socket) =>
     Effect.gen(function*() {
       const id = yield* Ref.updateAndGet(lastId, (n) => n + 1)
       yield* Metric.update(Metrics.connectionsAccepted, 1)
-      const admitted = yield* Semaphore.takeIfAvailable(permits, 1)
-      yield* FiberSet.run(
-        connections,
-        admitted ? admit(socket, id) : refuse(socket, id, maxConnections, connectionOptions, options.refusal)
-      )
+      const refusal = (why: "limit" | "draining") =>
+        refuse(socket, id, new Connection.Refused({ why, limit: maxConnections }), connectionOptions, options.refusal)
+      const connection = (yield* Deferred.isDone(draining))
+        ? refusal("draining")
+        : (yield* Semaphore.takeIfAvailable(permits, 1))
+        ? admit(socket, id)
+        : refusal("limit")
+      yield* FiberSet.run(connections, connection)
     }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, { server: name }))
 
   yield* Metric.update(Metrics.connectionsLimit, maxConnections).pipe(
@@ -166,16 +173,16 @@ export const make = Effect.fnUntraced(function*<E, R>(
   const started = yield* Ref.make(false)
   const drain: Effect.Effect<DrainSummary> = Effect.uninterruptible(Effect.gen(function*() {
     if (yield* Ref.getAndSet(started, true)) return yield* Deferred.await(summary)
-    yield* Fiber.interrupt(acceptLoop)
     yield* Deferred.succeed(draining, undefined)
-    const before = yield* FiberSet.size(connections)
+    const before = yield* Ref.get(active)
     yield* Effect.raceFirst(
       Effect.timeoutOrElse(Effect.interruptible(awaitIdle), { duration: shutdownGrace, orElse: () => Effect.void }),
       Effect.interruptible(options.forceStop ?? Effect.never)
     )
-    const interrupted = yield* FiberSet.size(connections)
+    const interrupted = yield* Ref.get(active)
     yield* FiberSet.clear(connections)
     yield* awaitIdle
+    yield* Fiber.interrupt(acceptLoop)
     const result: DrainSummary = { drained: before - interrupted, interrupted }
     yield* Effect.logInfo(`drained ${result.drained}, interrupted ${result.interrupted}`)
     yield* Deferred.succeed(summary, result)
@@ -197,19 +204,22 @@ export const make = Effect.fnUntraced(function*<E, R>(
 const refuse = (
   socket: Socket.Socket,
   id: number,
-  limit: number,
+  reason: Connection.Refused,
   options: Connection.Options,
   refusal: Uint8Array | undefined
 ) =>
   Effect.gen(function*() {
-    const reason = new Connection.Refused({ limit })
     const stats = yield* Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
       if (refusal !== undefined) yield* duplex.write([refusal])
       yield* duplex.end
       return duplex.stats
     })).pipe(Effect.orElseSucceed(() => ({ bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: 0 })))
-    yield* Effect.logWarning(`connection refused: limit of ${limit} connections reached`)
+    yield* Effect.logWarning(
+      reason.why === "draining"
+        ? "connection refused: the server is draining"
+        : `connection refused: limit of ${reason.limit} connections reached`
+    )
     if (options.onEnd !== undefined) {
       yield* options.onEnd({ id, localAddress: "", remoteAddress: "", startedAt: 0, draining: Effect.never }, reason, stats)
     }

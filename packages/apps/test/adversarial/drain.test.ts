@@ -6,7 +6,7 @@
  * milliseconds over real TCP; the interrupted write needs no clock at all.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
+import * as Connection from "@socket-to-me/core/Connection"
 import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Clock from "effect/Clock"
@@ -82,6 +82,29 @@ describe("adversarial drain over memory (TestClock)", () => {
       assert.lengthOf(Hostile.troubles(logs.lines), 0)
     }).pipe(logs.provide)
   })
+
+  it.effect("a client that arrives during the drain is refused at once, not left waiting", () =>
+    Effect.gen(function*() {
+      const server = yield* Hostile.serve(TestTransport.memory, behaviours, {
+        shutdownGrace: "5 seconds",
+        refusal: new TextEncoder().encode("busy\n")
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const stubborn = yield* Hostile.dialPeer(server)
+        assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+        const draining = yield* Effect.forkChild(server.server.drain)
+        yield* Effect.yieldNow
+        const late = yield* Hostile.dialPeer(server)
+        const answer = yield* late.readToEnd
+        assert.deepStrictEqual([Hostile.decode(answer.bytes), answer.end], ["busy\n", "eof"])
+        assert.deepStrictEqual((yield* server.nextExit).reason, new Connection.Refused({ why: "draining", limit: 1024 }))
+        // The one already admitted still has its grace period.
+        assert.strictEqual(yield* server.server.activeConnections, 1)
+        yield* TestClock.adjust("5 seconds")
+        assert.deepStrictEqual(yield* Fiber.join(draining), { drained: 0, interrupted: 1 })
+      }))
+      yield* server.assertNoLeaks
+    }).pipe(Hostile.noTroubles))
 
   it.effect("a forced stop interrupts at once, without waiting for the grace period", () => {
     const logs = Hostile.captureLogs()
