@@ -340,17 +340,18 @@ export const make = Effect.fnUntraced(function*(
         ? [{ ok: true, left: 0 }, promised + needed]
         : [{ ok: false, left: Math.max(0, available - promised - minFreeBytes) }, promised])
     if (!granted.ok) return yield* fail(new FilesError.InsufficientSpace({ needed, available: granted.left }))
+    // Used by the one fiber receiving the upload.
     let outstanding = needed
-    yield* Effect.addFinalizer(() => Ref.update(reserved, (promised) => promised - outstanding))
+    yield* Effect.addFinalizer(() => Effect.suspend(() => Ref.update(reserved, (promised) => promised - outstanding)))
     return (written: number) =>
-      Ref.update(reserved, (promised) => {
+      Effect.suspend(() => {
         const released = Math.min(written, outstanding)
         outstanding -= released
-        return promised - released
+        return Ref.update(reserved, (promised) => promised - released)
       })
   })
 
-  const upload = Effect.fnUntraced(function*(offer: Offer) {
+  const upload = Effect.fn("FileStore.upload")(function*(offer: Offer) {
     const name = FileName.validate(offer.name, maxNameBytes)
     if (Result.isFailure(name)) return yield* fail(new FilesError.InvalidName({ name: offer.name, detail: name.failure }))
     if (offer.size > maxFileBytes) return yield* fail(new FilesError.TooLarge({ size: offer.size, limit: maxFileBytes }))
@@ -437,7 +438,7 @@ export const make = Effect.fnUntraced(function*(
 
   const notFound = (name: string) => FilesError.make(new FilesError.NotFound({ name }))
 
-  const download = Effect.fnUntraced(function*(name: string) {
+  const download = Effect.fn("FileStore.download")(function*(name: string) {
     const valid = FileName.validate(name, systemMaxNameBytes)
     if (Result.isFailure(valid)) return yield* fail(new FilesError.InvalidName({ name, detail: valid.failure }))
     const handle = yield* disk.open(Path.join(directory, name), "read").pipe(

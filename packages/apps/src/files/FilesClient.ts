@@ -265,12 +265,12 @@ const isRejected = (code: string) => (error: FilesError.FilesError) =>
  * @since 0.1.0
  * @category operations
  */
-export const upload = <R>(
+export const upload: <R>(
   target: Target<R>,
   path: string,
-  options: UploadOptions = {}
-): Effect.Effect<Uploaded, FilesError.FilesError, Disk.Disk | Exclude<R, Scope.Scope>> =>
-  Effect.scoped(Effect.gen(function*() {
+  options?: UploadOptions
+) => Effect.Effect<Uploaded, FilesError.FilesError, Disk.Disk | Exclude<R, Scope.Scope>> = Effect.fn("FilesClient.upload")(
+  function*<R>(target: Target<R>, path: string, options: UploadOptions = {}) {
     const disk = yield* Disk.Disk
     const onEvent = options.onEvent ?? noEvents
     const chunkBytes = options.chunkBytes ?? Config.fileChunkBytes
@@ -355,7 +355,9 @@ export const upload = <R>(
         times: 1
       })
     )
-  }))
+  },
+  Effect.scoped
+)
 
 /**
  * Download options.
@@ -383,12 +385,14 @@ export const partialPath = (out: string, sha256: string): string => `${out}.${sh
  * @since 0.1.0
  * @category operations
  */
-export const download = <R>(
+export const download: <R>(
   target: Target<R>,
   name: string,
-  options: DownloadOptions = {}
-): Effect.Effect<Downloaded, FilesError.FilesError, Disk.Disk | Exclude<R, Scope.Scope>> =>
-  Effect.scoped(Effect.gen(function*() {
+  options?: DownloadOptions
+) => Effect.Effect<Downloaded, FilesError.FilesError, Disk.Disk | Exclude<R, Scope.Scope>> = Effect.fn(
+  "FilesClient.download"
+)(
+  function*<R>(target: Target<R>, name: string, options: DownloadOptions = {}) {
     const disk = yield* Disk.Disk
     const onEvent = options.onEvent ?? noEvents
     const valid = FileName.validate(name, Number.MAX_SAFE_INTEGER)
@@ -463,7 +467,9 @@ export const download = <R>(
     )
     yield* Effect.ignore(disk.remove(partial))
     return { name, path: out, size, sha256, resumedAt: offset } satisfies Downloaded
-  }))
+  },
+  Effect.scoped
+)
 
 /**
  * The server's files, streamed as the server lists them.

@@ -4,14 +4,44 @@
  * which.
  *
  * Stage: protocol and app. The server's reasons each have a wire code
- * (`Protocol.ErrorCode`) sent to the client in an `error` message; the
+ * (`ErrorCode`) sent to the client in an `error` message; the
  * client turns an `error` message into `Rejected` with that code, and has a
  * few reasons of its own (verification, local files, the connection).
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as Protocol from "./Protocol.ts"
+import * as Schema from "effect/Schema"
+
+/**
+ * Every code an `error` message of the protocol can carry, one per server
+ * reason below.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const ErrorCode = Schema.Literals([
+  "invalid-name",
+  "too-large",
+  "insufficient-space",
+  "disk-full",
+  "busy",
+  "not-found",
+  "size-mismatch",
+  "checksum-mismatch",
+  "no-free-name",
+  "storage-failed",
+  "bad-frame",
+  "bad-request"
+])
+
+/**
+ * A wire error code.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export type ErrorCode = typeof ErrorCode.Type
 
 // Names come from peers: shown quoted and escaped, so control characters
 // and separators are visible and cannot break a log or terminal line.
@@ -201,7 +231,7 @@ export class BadRequest extends Data.TaggedError("BadRequest")<{
  * @category reasons
  */
 export class Rejected extends Data.TaggedError("Rejected")<{
-  readonly code: Protocol.ErrorCode
+  readonly code: ErrorCode
   readonly detail: string
 }> {
   override get message(): string {
@@ -328,7 +358,7 @@ export class FilesError extends Data.TaggedError("FilesError")<{
  */
 export const make = (reason: FilesErrorReason): FilesError => new FilesError({ reason })
 
-const codes: { readonly [K in ServerReason["_tag"]]: Protocol.ErrorCode } = {
+const codes: { readonly [K in ServerReason["_tag"]]: ErrorCode } = {
   InvalidName: "invalid-name",
   TooLarge: "too-large",
   InsufficientSpace: "insufficient-space",
@@ -357,7 +387,7 @@ export const isServerReason = (reason: FilesErrorReason): reason is ServerReason
  * @since 0.1.0
  * @category wire
  */
-export const code = (reason: ServerReason): Protocol.ErrorCode => codes[reason._tag]
+export const code = (reason: ServerReason): ErrorCode => codes[reason._tag]
 
 /**
  * Whether a reason means the peer broke the protocol (as opposed to a

@@ -87,25 +87,13 @@ export const Sha256 = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
 export const ByteCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 /**
- * Every error code an `error` message can carry.
+ * Every error code an `error` message can carry (defined with the error
+ * family, `FilesError.ErrorCode`, whose reasons map onto them).
  *
  * @since 0.1.0
  * @category fields
  */
-export const ErrorCode = Schema.Literals([
-  "invalid-name",
-  "too-large",
-  "insufficient-space",
-  "disk-full",
-  "busy",
-  "not-found",
-  "size-mismatch",
-  "checksum-mismatch",
-  "no-free-name",
-  "storage-failed",
-  "bad-frame",
-  "bad-request"
-])
+export const ErrorCode = FilesError.ErrorCode
 
 /**
  * An error code.
@@ -113,7 +101,7 @@ export const ErrorCode = Schema.Literals([
  * @since 0.1.0
  * @category fields
  */
-export type ErrorCode = typeof ErrorCode.Type
+export type ErrorCode = FilesError.ErrorCode
 
 // -----------------------------------------------------------------------------
 // Client to server
