@@ -39,6 +39,28 @@ describe("FileStore", () => {
       assert.strictEqual(fresh!.sha256, sha256(changed))
     })))
 
+  it.live("a file that cannot be read is left out of the listing; the others are listed", () =>
+    quiet(Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const directory = Path.join(root, "received")
+      const node = Disk.makeNode()
+      // Running as root, permissions would not stop a read: the disk refuses instead.
+      const disk: Disk.Disk["Service"] = {
+        ...node,
+        open: (path, mode, options) =>
+          Path.basename(path) === "locked.bin"
+            ? Effect.fail(
+              new Disk.DiskError({ reason: new Disk.Failed({ code: "EACCES", detail: "permission denied" }), operation: "open", path })
+            )
+            : node.open(path, mode, options)
+      }
+      const store = yield* Effect.provideService(FileStore.make({ directory }), Disk.Disk, disk)
+      Fs.writeFileSync(Path.join(store.directory, "locked.bin"), randomBytes(10))
+      Fs.writeFileSync(Path.join(store.directory, "open.bin"), randomBytes(10))
+      const listed = yield* Stream.runCollect(store.list)
+      assert.deepStrictEqual(listed.map((file) => file.name), ["open.bin"])
+    })))
+
   it.live("refuses a staging folder that is a symlink", () =>
     quiet(Effect.gen(function*() {
       const root = yield* tempDirectory

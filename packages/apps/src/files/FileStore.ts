@@ -476,18 +476,27 @@ export const make = Effect.fnUntraced(function*(
     return { info, read } satisfies Download
   })
 
-  // One entry, or nothing for what is not a regular file with a valid name.
+  // One entry, or nothing for what is not a regular file. A file that
+  // cannot be read (permissions, I/O error) is left out of the listing
+  // with a warning rather than failing the whole listing.
   const entry = (name: string) =>
     Effect.scoped(Effect.gen(function*() {
       const handle = yield* disk.open(Path.join(directory, name), "read")
-      const stat = yield* handle.stat
+      const stat = yield* Effect.mapError(handle.stat, fromDisk)
       if (stat.type !== "file") return Result.failVoid
       return Result.succeed(yield* infoOf(name, handle, stat))
     })).pipe(
+      // Symlinks, and files removed since the directory was read: silently absent.
       Effect.catchReasons("DiskError", {
         NotFound: () => Effect.succeed(Result.failVoid),
         IsSymlink: () => Effect.succeed(Result.failVoid)
-      }, (_, error) => Effect.fail(fromDisk(error)))
+      }, (_, error) => Effect.fail(fromDisk(error))),
+      Effect.catch((error) =>
+        Effect.as(
+          Effect.logWarning(`not listed: ${JSON.stringify(name)}`).pipe(Effect.annotateLogs({ reason: error.message })),
+          Result.failVoid
+        )
+      )
     )
 
   const list: Stream.Stream<FileInfo, FilesError.FilesError> = Stream.unwrap(
