@@ -4,7 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
+import * as ChatClient from "../src/chat/ChatClient.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import { transports } from "./support/transports.ts"
@@ -332,6 +334,24 @@ for (const transport of transports) {
           assert.strictEqual(end.lines.at(-1), "* server shutting down")
         }
         assert.deepStrictEqual(ChatServer.exitTags(server), ["Drained", "Drained"])
+      }))
+
+    it.live("the chat client logs in (nickname, then room), exchanges lines, and ends after the server's goodbye", () =>
+      Effect.gen(function*() {
+        const server = yield* ChatServer.serve(transport)
+        const bob = yield* Peer.login(server, "bob")
+        yield* bob.send("/join dev")
+        yield* bob.expect("* you joined dev")
+        const session = yield* ChatClient.connect(server.dial, { address: "test", nick: "ada", room: "dev" })
+        assert.deepStrictEqual(session.transcript.slice(-3), ["* you are now ada", "* you joined lobby", "* you joined dev"])
+        const lines = yield* Stream.runCollect(ChatClient.exchange(session, Stream.make("hi bob", "/who")))
+        assert.deepStrictEqual(lines, ["* in dev: ada, bob", "* bye"])
+        yield* bob.expect("<ada> hi bob")
+        yield* bob.expect("* ada quit")
+
+        const taken = yield* Effect.flip(ChatClient.connect(server.dial, { address: "test", nick: "BOB" }))
+        assert.strictEqual(taken._tag === "LoginError" ? taken.reason._tag : taken._tag, "Refused")
+        assert.strictEqual(taken.message, "nickname BOB is taken")
       }))
 
     it.live("at the connection limit a new client gets `* error: server full`", () =>

@@ -27,15 +27,40 @@ import * as Flood from "./Flood.ts"
 import * as Protocol from "./Protocol.ts"
 
 /**
- * The server refused the login: the nickname or room was rejected (the
- * server's error line is the message), or it closed before answering.
+ * The server answered the login with an error line (a taken or invalid
+ * nickname, an invalid room); `detail` is its message.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class Refused extends Data.TaggedError("Refused")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
+ * The server closed the connection before the login completed without
+ * saying why (it is shutting down, or the connection broke).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class ClosedDuringLogin extends Data.TaggedError("ClosedDuringLogin")<{}> {
+  override get message(): string {
+    return "the server closed the connection during the login"
+  }
+}
+
+/**
+ * The login did not complete; `reason` says why.
  *
  * @since 0.1.0
  * @category errors
  */
-export class LoginError extends Data.TaggedError("LoginError")<{ readonly detail: string }> {
+export class LoginError extends Data.TaggedError("LoginError")<{ readonly reason: Refused | ClosedDuringLogin }> {
   override get message(): string {
-    return this.detail
+    return this.reason.message
   }
 }
 
@@ -107,11 +132,13 @@ export const connect = Effect.fnUntraced(function*<R>(
     Effect.gen(function*() {
       while (true) {
         const line = yield* nextLine
-        if (line === undefined) return yield* new LoginError({ detail: "the server closed the connection" })
+        if (line === undefined) return yield* new LoginError({ reason: new ClosedDuringLogin() })
         transcript.push(line)
         const event = yield* Effect.option(Protocol.parseEvent(line))
         if (event._tag === "None") continue
-        if (event.value._tag === "Error") return yield* new LoginError({ detail: event.value.message })
+        if (event.value._tag === "Error") {
+          return yield* new LoginError({ reason: new Refused({ detail: event.value.message }) })
+        }
         if (accept(event.value)) return
       }
     })

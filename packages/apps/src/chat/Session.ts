@@ -90,13 +90,13 @@ export const app = (options: Options = {}): Framing.FramedApp<string, string, Ac
       // Whatever ended the connection, the room forgets it (a no-op if it
       // already left). `ignore`: a stopped room has nobody to tell.
       yield* Effect.addFinalizer(() => Effect.ignore(room.leave(id, { _tag: "Dropped" })))
-      yield* Effect.forkScoped(Effect.andThen(outbox.disconnected, room.leave(id, { _tag: "SlowConsumer" })))
+      yield* Effect.forkScoped(Effect.andThen(outbox.disconnected, Effect.ignore(room.leave(id, { _tag: "SlowConsumer" }))))
       yield* Effect.forkScoped(Effect.andThen(
         info.draining,
         Effect.gen(function*() {
           yield* outbox.offer(Protocol.formatEvent({ _tag: "ShuttingDown" }))
           yield* outbox.end
-          yield* room.leave(id, { _tag: "Shutdown" })
+          yield* Effect.ignore(room.leave(id, { _tag: "Shutdown" }))
         })
       ))
 
