@@ -19,6 +19,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
@@ -203,13 +204,22 @@ export const run = <E, R>(
     yield* Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
       stats = duplex.stats
-      // The bounded buffer is the outbound queue: the handler's output is
-      // pulled by its own fiber into at most `outboundQueueChunks` chunks,
-      // and this fiber (the writer) drains it, waiting on the socket.
-      const pump = handler(duplex.input, info).pipe(
-        Stream.buffer({ capacity: options.outboundQueueChunks ?? Config.outboundQueueChunks, strategy: "suspend" }),
-        Stream.runForEachArray(duplex.write)
+      // The outbound queue: the app's output is pulled by one fiber into at
+      // most `outboundQueueChunks` chunks (it waits when the queue is full),
+      // and another, the writer, drains it into the socket in batches,
+      // waiting on the socket. Both run fail-fast: an app that fails (for
+      // example a slow consumer cut off by its broadcast policy) ends the
+      // connection at once, even while the writer is blocked on a peer that
+      // does not read.
+      const outbound = yield* Queue.bounded<Uint8Array, Cause.Done>(
+        options.outboundQueueChunks ?? Config.outboundQueueChunks
       )
+      const produce = handler(duplex.input, info).pipe(
+        Stream.runForEachArray((chunks) => Queue.offerAll(outbound, chunks)),
+        Effect.andThen(Queue.end(outbound))
+      )
+      const write = Stream.fromQueue(outbound).pipe(Stream.runForEachArray(duplex.write))
+      const pump = Effect.all([produce, write], { concurrency: 2, discard: true })
       yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
