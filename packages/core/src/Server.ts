@@ -184,7 +184,9 @@ export const make = Effect.fnUntraced(function*<E, R>(
     yield* awaitIdle
     yield* Fiber.interrupt(acceptLoop)
     const result: DrainSummary = { drained: before - interrupted, interrupted }
-    yield* Effect.logInfo(`drained ${result.drained}, interrupted ${result.interrupted}`)
+    yield* Effect.logInfo(`drained ${result.drained}, interrupted ${result.interrupted}`).pipe(
+      Effect.annotateLogs({ server: name })
+    )
     yield* Deferred.succeed(summary, result)
     return result
   }))
