@@ -276,6 +276,35 @@ for (const transport of transports) {
         yield* served.server.assertNoLeaks
       })))
 
+    it.live("a peer that stops mid-frame is cut off by the frame deadline; its partial upload stays resumable", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") }, {
+          handler: { frameDeadline: "200 millis" }
+        })
+        const bytes = randomBytes(3 * chunk)
+        const offer = yield* Protocol.encodeClient({ type: "upload", name: "slow.bin", size: bytes.length, sha256: sha256(bytes) })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const duplex = yield* Client.connect(served.target.dial, { address: "test" })
+          yield* duplex.write([yield* wireFrames(offer)])
+          const replies = yield* Stream.toPull(Protocol.codec().decode(duplex.input))
+          yield* replies
+          // One whole data frame, then the first half of the next one.
+          const whole = yield* wireFrames(Protocol.encodeData(bytes.subarray(0, chunk)))
+          const next = yield* wireFrames(Protocol.encodeData(bytes.subarray(chunk, 2 * chunk)))
+          yield* duplex.write([whole, next.subarray(0, next.length / 2)])
+          // The server gives up on the frame and closes.
+          yield* replies.pipe(Effect.forever, Effect.ignore)
+        }))
+        yield* served.server.server.awaitIdle
+        assert.strictEqual(served.server.exits[0]!.reason._tag, "FrameTimeout")
+        assert.deepStrictEqual(visible(served.directory), [])
+        const local = writeLocal(root, "slow.bin", bytes)
+        const uploaded = yield* FilesClient.upload(served.target, local)
+        assert.strictEqual(uploaded.resumedAt, chunk)
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+      })))
+
     it.live("hostile names are refused by the server with a clear message; nothing is written", () =>
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory

@@ -155,17 +155,25 @@ export const walk = (root: string): Array<string> =>
   (Fs.readdirSync(root, { recursive: true }) as Array<string>).sort()
 
 /**
- * Connects, sends `bytes` as they are, half-closes, and returns every
- * frame payload the server sent until it closed.
+ * Connects, sends `bytes` as they are, and returns the frame payloads the
+ * server sends until its first `error` (included) or until it closes. Like
+ * a careful client, it reads the answer before it closes its side: a server
+ * may close at once on a peer that broke the protocol, discarding replies
+ * the peer never waited for.
  */
 export const rawExchange = (target: FilesClient.Target<Scope.Scope>, bytes: ReadonlyArray<Uint8Array>) =>
   Effect.scoped(Effect.gen(function*() {
     const duplex = yield* Client.connect(target.dial, { address: target.address })
-    const replies = Protocol.codec().decode(
-      Client.exchange(duplex, Stream.fromIterable(bytes).pipe(Stream.filter((chunk) => chunk.length > 0)))
+    const chunks = bytes.filter((chunk) => chunk.length > 0)
+    if (Arr.isArrayNonEmpty(chunks)) yield* duplex.write(chunks)
+    return yield* Protocol.codec().decode(duplex.input).pipe(
+      Stream.takeUntil((payload) => payload[0] === Protocol.controlFrame && isErrorMessage(payload)),
+      Stream.runCollect
     )
-    return yield* Stream.runCollect(replies)
   }))
+
+const isErrorMessage = (payload: Uint8Array): boolean =>
+  new TextDecoder().decode(payload.subarray(1)).startsWith("{\"type\":\"error\"")
 
 /** The wire bytes of frames with the given payloads. */
 export const wireFrames = (...payloads: ReadonlyArray<Uint8Array>) =>
