@@ -114,6 +114,11 @@ export const make = Effect.fnUntraced(function*<E, R>(
   const lastId = yield* Ref.make(0)
   const draining = yield* Deferred.make<void>()
   const name = options.name ?? "server"
+  // One attribute set for the server's life. A metric caches its series key
+  // for the last attribute set it saw, by identity: a fresh object per
+  // connection made every byte and frame counter update on the hot path
+  // (several per chunk) merge attributes and rebuild its key.
+  const attributes = { server: name }
   const userOnEnd = options.onEnd
   const connectionOptions: Connection.Options = {
     ...options,
@@ -154,10 +159,10 @@ export const make = Effect.fnUntraced(function*<E, R>(
         ? admit(socket, id)
         : refusal("limit")
       yield* FiberSet.run(connections, connection)
-    }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, { server: name }))
+    }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, attributes))
 
   yield* Metric.update(Metrics.connectionsLimit, maxConnections).pipe(
-    Effect.provideService(Metric.CurrentMetricAttributes, { server: name })
+    Effect.provideService(Metric.CurrentMetricAttributes, attributes)
   )
 
   // The error's own message is only its reason's tag ("Unknown", "Open");
