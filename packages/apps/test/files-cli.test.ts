@@ -141,8 +141,9 @@ describe("socket-to-me files", () => {
       assert.strictEqual(badSize!.code, 1)
       assert.include(badSize!.stderr, "--max-size")
     } finally {
-      assert.strictEqual(await stop(child), 0)
+      const code = await stop(child)
       Fs.rmSync(cwd, { recursive: true, force: true })
+      assert.strictEqual(code, 0)
     }
   }, 120_000)
 })
