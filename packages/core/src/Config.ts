@@ -39,6 +39,18 @@ export const maxFrameBytes = 16 * 1024 * 1024
 export const outboundQueueChunks = 64
 
 /**
+ * When an app fails (a protocol error, a slow consumer cut off), what it
+ * already queued for the peer (typically its error reply) is still written
+ * for up to this long, then the connection is closed at once. One second is
+ * plenty for a peer that reads, and bounds what a peer that does not read
+ * can cost.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const failureFlushTimeout = "1 second"
+
+/**
  * How many times a client retries a refused or failed connect, and the first
  * delay between tries (doubled each time). A server that restarts within a
  * few seconds is reached; one that is down makes the client fail promptly.

@@ -18,6 +18,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
@@ -154,6 +155,11 @@ export interface Options {
    * (`IdleTimeout`). Default `Config.idleTimeout`; `Duration.infinity` disables it.
    */
   readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * When the app fails, how long its queued output may still take to be
+   * written before the connection is closed at once. Default `Config.failureFlushTimeout`.
+   */
+  readonly failureFlushTimeout?: Duration.Input | undefined
   /** Completed by the server when it starts draining (see `ConnectionInfo.draining`). Default: never. */
   readonly draining?: Deferred.Deferred<void> | undefined
   /** Called once with the exit reason when the connection has ended and its scope is closed. */
@@ -186,6 +192,7 @@ export const run = <E, R>(
       draining: draining === undefined ? Effect.never : Deferred.await(draining)
     }
     const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
+    const flushTimeout = Duration.fromInputUnsafe(options.failureFlushTimeout ?? Config.failureFlushTimeout)
     // Set once the socket is open; stays at zero for a peer gone before that.
     let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: info.startedAt }
     let reason: ExitReason = new Interrupted()
@@ -206,20 +213,27 @@ export const run = <E, R>(
       stats = duplex.stats
       // The outbound queue: the app's output is pulled by one fiber into at
       // most `outboundQueueChunks` chunks (it waits when the queue is full),
-      // and another, the writer, drains it into the socket in batches,
-      // waiting on the socket. Both run fail-fast: an app that fails (for
-      // example a slow consumer cut off by its broadcast policy) ends the
-      // connection at once, even while the writer is blocked on a peer that
-      // does not read.
-      const outbound = yield* Queue.bounded<Uint8Array, Cause.Done>(
+      // and the writer (this fiber) drains it into the socket in batches,
+      // waiting on the socket. The app's end or failure is queued after its
+      // output, so its last words (an error reply) are written before the
+      // failure ends the connection. A writer that cannot flush them (a peer
+      // that does not read) is cut off after `failureFlushTimeout`.
+      const outbound = yield* Queue.bounded<Uint8Array, E | ConnectionError.ConnectionError | Cause.Done>(
         options.outboundQueueChunks ?? Config.outboundQueueChunks
       )
-      const produce = handler(duplex.input, info).pipe(
+      const produced = yield* handler(duplex.input, info).pipe(
         Stream.runForEachArray((chunks) => Queue.offerAll(outbound, chunks)),
-        Effect.andThen(Queue.end(outbound))
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Queue.end(outbound) : Queue.failCause(outbound, exit.cause)
+        ),
+        Effect.forkScoped
       )
-      const write = Stream.fromQueue(outbound).pipe(Stream.runForEachArray(duplex.write))
-      const pump = Effect.all([produce, write], { concurrency: 2, discard: true })
+      const cutOff = Fiber.await(produced).pipe(
+        Effect.flatMap((exit) =>
+          Exit.isSuccess(exit) ? Effect.never : Effect.andThen(Effect.sleep(flushTimeout), Effect.failCause(exit.cause))
+        )
+      )
+      const pump = Effect.raceFirst(Stream.fromQueue(outbound).pipe(Stream.runForEachArray(duplex.write)), cutOff)
       yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
