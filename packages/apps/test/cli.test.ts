@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
+import { createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
@@ -109,5 +109,30 @@ describe("socket-to-me CLI", () => {
     const result = await run(["echo", "send", "--port", String(port), "hi"])
     assert.strictEqual(result.code, 1)
     assert.match(result.stderr.trim(), /^socket-to-me: cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/)
+  })
+
+  it("a client command stopped by a signal exits 130, not 0 (it did not finish)", async () => {
+    // A server that takes the message and never answers: the client is
+    // waiting for its reply when the signal comes.
+    const held: Array<Socket> = []
+    const silent = createServer({ allowHalfOpen: true }, (socket) => {
+      held.push(socket)
+      socket.once("data", () => child.kill("SIGINT"))
+    })
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const port = (silent.address() as { port: number }).port
+    const child = spawn(process.execPath, [bin, "echo", "send", "--port", String(port), "hi"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+      child.on("exit", (code) => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    })
+    held.forEach((socket) => socket.destroy())
+    await new Promise<void>((resolve) => silent.close(() => resolve()))
+    assert.strictEqual(code, 130)
   })
 })

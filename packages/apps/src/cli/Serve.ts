@@ -43,6 +43,7 @@ export const start = Effect.fnUntraced(function*<E, R>(
     ...options
   }).pipe(Effect.provideService(SocketServer.SocketServer, listener))
   yield* Console.log(`${app} listening on ${SocketAddresses.formatSocketAddress(server.address)}`)
+  yield* yield* Shutdown.MarkServing
   return server
 })
 

@@ -1,8 +1,10 @@
 /**
- * Signal-driven shutdown for the CLI's servers: the first SIGINT or SIGTERM
- * interrupts the main fiber, which closes the server's scope and so drains
- * it; a second one forces the stop (the drain stops waiting and interrupts
- * what remains); a third exits at once.
+ * Signal-driven shutdown for the CLI: the first SIGINT or SIGTERM interrupts
+ * the main fiber, which closes a server's scope and so drains it; a second
+ * one forces the stop (the drain stops waiting and interrupts what remains);
+ * a third exits at once. A server stopped this way exits 0 (stopping is its
+ * normal end); a client command stopped this way exits 130, since it did not
+ * finish its job.
  *
  * @since 0.1.0
  */
@@ -24,16 +26,32 @@ export const Forced = Context.Reference<Effect.Effect<void>>("@socket-to-me/apps
 })
 
 /**
+ * Marks the program as a server, for which a signal-driven stop is success.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const MarkServing = Context.Reference<Effect.Effect<void>>("@socket-to-me/apps/cli/Shutdown/MarkServing", {
+  defaultValue: () => Effect.void
+})
+
+/**
  * Runs `program` as the process's main fiber with the signal policy above
- * and exits with 0 on success or a signal-driven stop, 1 on failure (the
- * failure has already been printed).
+ * and exits with 0 on success or a server's signal-driven stop, 130 when a
+ * signal stopped a client command, 1 on failure (already printed).
  *
  * @since 0.1.0
  * @category running
  */
 export const runMain = <E>(program: Effect.Effect<void, E>): void => {
   const forced = Deferred.makeUnsafe<void>()
-  const fiber: Fiber.Fiber<void, E> = Effect.runFork(Effect.provideService(program, Forced, Deferred.await(forced)))
+  let serving = false
+  const fiber: Fiber.Fiber<void, E> = Effect.runFork(program.pipe(
+    Effect.provideService(Forced, Deferred.await(forced)),
+    Effect.provideService(MarkServing, Effect.sync(() => {
+      serving = true
+    }))
+  ))
   let signals = 0
   const onSignal = () => {
     signals++
@@ -46,7 +64,8 @@ export const runMain = <E>(program: Effect.Effect<void, E>): void => {
   fiber.addObserver((exit) => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
-    const failed = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
-    process.exit(failed ? 1 : 0)
+    process.exit(
+      Exit.isSuccess(exit) ? 0 : !Cause.hasInterruptsOnly(exit.cause) ? 1 : serving ? 0 : 130
+    )
   })
 }
