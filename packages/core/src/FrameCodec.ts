@@ -12,6 +12,20 @@ import type * as Stream from "effect/Stream"
 import type * as ConnectionError from "./ConnectionError.ts"
 
 /**
+ * Options of a decode.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodeOptions {
+  /**
+   * Called after each input chunk is processed with whether part of a frame
+   * is buffered, waiting for more bytes. The frame deadline is built on it.
+   */
+  readonly onPartial?: ((partial: boolean) => void) | undefined
+}
+
+/**
  * A framing codec for frames of type `Frame`.
  *
  * @since 0.1.0
@@ -22,7 +36,8 @@ export interface FrameCodec<Frame> {
   readonly name: string
   /** Cuts a byte stream into frames. Fails with `FrameTooLarge`, `DecodeFailed` or `PeerClosed` (EOF mid-frame). */
   readonly decode: <E, R>(
-    bytes: Stream.Stream<Uint8Array, E, R>
+    bytes: Stream.Stream<Uint8Array, E, R>,
+    options?: DecodeOptions
   ) => Stream.Stream<Frame, E | ConnectionError.ConnectionError, R>
   /** Turns frames into wire bytes. */
   readonly encode: <E, R>(frames: Stream.Stream<Frame, E, R>) => Stream.Stream<Uint8Array, E, R>

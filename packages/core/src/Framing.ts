@@ -8,7 +8,6 @@
  * @since 0.1.0
  */
 import type * as Arr from "effect/Array"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -44,13 +43,18 @@ export interface Options {
 }
 
 /**
- * Decodes `bytes` with `codec`, failing with `FrameTimeout` when a frame
- * takes longer than `deadline` to arrive.
+ * Decodes `bytes` with `codec`, failing with `FrameTimeout` when part of a
+ * frame has been buffered for longer than `deadline`. The failure comes out
+ * of the frame stream, so the app can still answer it (chat sends an error
+ * line) before the connection ends.
  *
- * The clock starts at the first byte that arrives after the last complete
- * frame and stops when a frame is emitted. A peer trickling one byte at a
- * time never completes a frame, so the deadline fires; a peer that goes
- * silent between frames is the idle timeout's business instead.
+ * The codec reports after each read whether a partial frame is buffered
+ * (`DecodeOptions.onPartial`); the clock starts with the read that began the
+ * partial frame and stops when no partial frame is left. A peer trickling
+ * one byte at a time never completes its frame, so the deadline fires,
+ * including when the trickle follows a complete frame in the same read.
+ * Only reads made while a frame is partial wait under a timer; reads between
+ * frames cost nothing extra.
  *
  * @since 0.1.0
  * @category decoding
@@ -63,31 +67,24 @@ export const decodeWithDeadline = <Frame, E, R>(
   const limit = Duration.fromInputUnsafe(deadline)
   if (!Duration.isFinite(limit)) return codec.decode(bytes)
   const limitMillis = Duration.toMillis(limit)
-  return Stream.unwrap(Effect.gen(function*() {
-    const clock = yield* Clock.Clock
-    // Written by the decoding fiber, read by the watchdog: one writer.
+  const timeout = ConnectionError.make(new ConnectionError.FrameTimeout({ after: limit }))
+  return Stream.unwrap(Effect.clockWith((clock) => Effect.sync(() => {
+    // Written and read by the decoding fiber only.
     let startedAt: number | undefined
-    const timed = bytes.pipe(Stream.mapArray((chunks) => {
-      startedAt ??= clock.currentTimeMillisUnsafe()
-      return chunks
-    }))
-    const frames = codec.decode(timed).pipe(Stream.mapArray((out) => {
-      startedAt = undefined
-      return out
-    }))
-    const watchdog = Effect.gen(function*() {
-      while (true) {
-        if (startedAt === undefined) {
-          yield* Effect.sleep(limitMillis)
-          continue
-        }
+    const onPartial = (partial: boolean) => {
+      if (!partial) startedAt = undefined
+      else startedAt ??= clock.currentTimeMillisUnsafe()
+    }
+    const timed = Stream.transformPull(bytes, (upstream) =>
+      Effect.succeed(Effect.suspend(() => {
+        if (startedAt === undefined) return upstream
         const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
-        if (remaining <= 0) return yield* ConnectionError.make(new ConnectionError.FrameTimeout({ after: limit }))
-        yield* Effect.sleep(remaining)
-      }
-    })
-    return Stream.merge(frames, Stream.fromEffectDrain(watchdog), { haltStrategy: "left" })
-  }))
+        return remaining <= 0
+          ? Effect.fail(timeout)
+          : Effect.timeoutOrElse(upstream, { duration: remaining, orElse: () => Effect.fail(timeout) })
+      })))
+    return codec.decode(timed, { onPartial })
+  })))
 }
 
 /**

@@ -52,7 +52,8 @@ const readU32 = (bytes: Uint8Array, offset: number): number =>
 
 const decodeWith = (limit: number) =>
 <E, R>(
-  bytes: Stream.Stream<Uint8Array, E, R>
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options?: FrameCodec.DecodeOptions
 ): Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R> =>
   Stream.transformPull(bytes, (upstream) =>
     Effect.sync(() => {
@@ -158,6 +159,7 @@ const decodeWith = (limit: number) =>
             onSuccess: (chunks) => {
               const out: Array<Uint8Array> = []
               failure = step(chunks, out)
+              options?.onPartial?.(prefixFilled > 0 || expected >= 0)
               if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
               return failure !== undefined ? Effect.fail(failure) : pull
             },

@@ -54,7 +54,8 @@ const tooLarge = (size: number, limit: number): ConnectionError.ConnectionError 
 
 const decodeWith = (limit: number) =>
 <E, R>(
-  bytes: Stream.Stream<Uint8Array, E, R>
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options?: FrameCodec.DecodeOptions
 ): Stream.Stream<string, E | ConnectionError.ConnectionError, R> =>
   Stream.transformPull(bytes, (upstream) =>
     Effect.sync(() => {
@@ -146,6 +147,7 @@ const decodeWith = (limit: number) =>
             onSuccess: (chunks) => {
               const out: Array<string> = []
               failure = step(chunks, out)
+              options?.onPartial?.(pending > 0)
               return emit(out) ?? pull
             },
             onFailure: Effect.failCause,
@@ -161,8 +163,12 @@ const decodeWith = (limit: number) =>
       return pull
     }))
 
+// One buffer per line, not per chunk of lines: a chunk may be a large batch
+// (a chat outbox catching up), and the connection's outbound queue counts
+// buffers, so one per line keeps its bound a bound in lines. The writer
+// still sends a batch in one corked write.
 const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8Array, E, R> =>
-  Stream.mapArray(frames, (lines) => Arr.of(utf8Encoder.encode(lines.join("\n") + "\n")))
+  Stream.mapArray(frames, (lines) => Arr.map(lines, (line) => utf8Encoder.encode(line + "\n")))
 
 /**
  * Builds a line codec with the given cap.
@@ -175,8 +181,7 @@ const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8A
  * has arrived. A last line without a terminator is emitted when input ends.
  * All complete lines of one read are emitted together as one chunk.
  *
- * Encoding writes each string as UTF-8 followed by LF, one buffer per chunk
- * of frames. Frames must not contain LF (it would split them into several
+ * Encoding writes each string as UTF-8 followed by LF, one buffer per line. Frames must not contain LF (it would split them into several
  * lines) nor end with CR (it would be read as CRLF); lone UTF-16 surrogates
  * are written as U+FFFD, as `TextEncoder` does.
  *

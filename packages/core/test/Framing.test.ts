@@ -1,0 +1,78 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
+import * as ConnectionError from "../src/ConnectionError.ts"
+import * as Framing from "../src/Framing.ts"
+import * as LengthPrefixedCodec from "../src/LengthPrefixedCodec.ts"
+import * as LineCodec from "../src/LineCodec.ts"
+
+const text = (s: string) => new TextEncoder().encode(s)
+
+// Decodes `chunks` then waits forever for more, collecting frames as they come.
+const decodeThenStall = <Frame>(codec: Parameters<typeof Framing.decodeWithDeadline<Frame, never, never>>[0], chunks: Array<Uint8Array>) =>
+  Effect.gen(function*() {
+    const frames: Array<Frame> = []
+    const fiber = yield* Framing.decodeWithDeadline(codec, Stream.concat(Stream.fromIterable(chunks), Stream.never), "1 second")
+      .pipe(Stream.runForEach((frame) => Effect.sync(() => frames.push(frame))), Effect.forkChild)
+    return { fiber, frames }
+  })
+
+const failedWith = (exit: Exit.Exit<unknown, unknown>, tag: string) => {
+  assert.isTrue(Exit.isFailure(exit))
+  const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+  assert.instanceOf(error, ConnectionError.ConnectionError)
+  assert.strictEqual((error as ConnectionError.ConnectionError).reason._tag, tag)
+}
+
+describe("Framing.decodeWithDeadline", () => {
+  it.effect("a frame left partial after a complete one in the same read is timed", () =>
+    Effect.gen(function*() {
+      const { fiber, frames } = yield* decodeThenStall(LineCodec.lines, [text("whole\npart")])
+      yield* TestClock.adjust("999 millis")
+      assert.deepStrictEqual(frames, ["whole"])
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      failedWith(yield* Fiber.await(fiber), "FrameTimeout")
+    }))
+
+  it.effect("a trickled frame is timed from its first byte, not its last", () =>
+    Effect.gen(function*() {
+      const frames: Array<string> = []
+      const trickle = Stream.fromIterable("abcdefghij".split("")).pipe(
+        Stream.mapEffect((c) => Effect.as(Effect.sleep("200 millis"), text(c))),
+        Stream.concat(Stream.never)
+      )
+      const fiber = yield* Framing.decodeWithDeadline(LineCodec.lines, trickle, "1 second").pipe(
+        Stream.runForEach((frame) => Effect.sync(() => frames.push(frame))),
+        Effect.forkChild
+      )
+      // The first byte arrives at 200 ms, so the deadline is at 1200 ms.
+      yield* TestClock.adjust("1199 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      failedWith(yield* Fiber.await(fiber), "FrameTimeout")
+      assert.deepStrictEqual(frames, [])
+    }))
+
+  it.effect("between frames the clock does not run, however long the silence", () =>
+    Effect.gen(function*() {
+      const prefixed = LengthPrefixedCodec.make()
+      const frame = Stream.runCollect(prefixed.encode(Stream.make(text("hi"))))
+      const { fiber, frames } = yield* decodeThenStall(prefixed, yield* frame)
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(frames.length, 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a length prefix split across reads is a partial frame too", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* decodeThenStall(LengthPrefixedCodec.make(), [new Uint8Array([0, 0])])
+      yield* TestClock.adjust("1 second")
+      failedWith(yield* Fiber.await(fiber), "FrameTimeout")
+    }))
+})
