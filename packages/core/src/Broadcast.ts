@@ -18,14 +18,13 @@
  *   stream with `ConnectionError` `SlowConsumer`; `dropOldest` slides
  *   (discards the oldest queued message); `dropNewest` discards the message
  *   being published.
- * - The stream emits one message per pull. Batching belongs to the writer
- *   downstream (a connection writes everything its outbound buffer holds in
- *   one corked write), and a single message per element keeps that buffer,
- *   counted in elements, bounded in messages too.
+ * - The stream emits everything queued at each pull (at most `capacity`
+ *   messages), so that a connection that fell behind catches up with one
+ *   encoded batch and one write, not one per message: a room's fan-out
+ *   costs a write per member per burst rather than per message.
  *
  * @since 0.1.0
  */
-import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -163,7 +162,7 @@ export const subscriber = <A>(
       policy,
       offer: (message) => Effect.sync(() => offerUnsafe(message)),
       offerUnsafe,
-      stream: Stream.fromPull(Effect.succeed(Effect.map(Queue.take(queue), Arr.of))),
+      stream: Stream.fromPull(Effect.succeed(Queue.takeAll(queue))),
       end: Effect.asVoid(Queue.end(queue)),
       fail: (error) => Effect.asVoid(Queue.fail(queue, error)),
       disconnected: Deferred.await(overflowed),

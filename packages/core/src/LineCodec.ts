@@ -181,9 +181,10 @@ const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8A
  * has arrived. A last line without a terminator is emitted when input ends.
  * All complete lines of one read are emitted together as one chunk.
  *
- * Encoding writes each string as UTF-8 followed by LF, one buffer per line. Frames must not contain LF (it would split them into several
- * lines) nor end with CR (it would be read as CRLF); lone UTF-16 surrogates
- * are written as U+FFFD, as `TextEncoder` does.
+ * Encoding writes each string as UTF-8 followed by LF, one buffer per line.
+ * Frames must not contain LF (it would split them into several lines) nor
+ * end with CR (it would be read as CRLF); lone UTF-16 surrogates are written
+ * as U+FFFD, as `TextEncoder` does.
  *
  * @since 0.1.0
  * @category constructors

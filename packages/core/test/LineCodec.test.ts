@@ -208,10 +208,10 @@ describe("LineCodec", () => {
   })
 
   describe("encode", () => {
-    it.effect("writes each line as UTF-8 plus LF, one buffer per chunk", () =>
+    it.effect("writes each line as UTF-8 plus LF, one buffer per line", () =>
       Effect.gen(function*() {
         const chunks = yield* Stream.runCollect(LineCodec.lines.encode(Stream.make("a", "é", "")))
-        assert.deepStrictEqual(chunks, [utf8("a\né\n\n")])
+        assert.deepStrictEqual(chunks, [utf8("a\n"), utf8("é\n"), utf8("\n")])
       }))
   })
 })
