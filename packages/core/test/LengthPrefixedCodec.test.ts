@@ -5,7 +5,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 // Core does not depend on the testkit package; its tests reach the shared
-// codec properties by path.
+// codec properties and byte helpers by path.
+import * as Bytes from "../../testkit/src/Bytes.ts"
 import * as CodecProperties from "../../testkit/src/CodecProperties.ts"
 import * as Config from "../src/Config.ts"
 import * as ConnectionError from "../src/ConnectionError.ts"
@@ -15,7 +16,7 @@ const bytes = (...values: ReadonlyArray<number>): Uint8Array => Uint8Array.from(
 
 /** A frame on the wire: big-endian u32 length, then the payload. */
 const wire = (...payloads: ReadonlyArray<Uint8Array>): Uint8Array =>
-  CodecProperties.concatBytes(
+  Bytes.concat(
     payloads.flatMap((payload) => {
       const n = payload.length
       return [bytes(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff), payload]
@@ -150,7 +151,7 @@ describe("LengthPrefixedCodec", () => {
 
     it.effect("does not read past the prefix that passed the cap, and emits the frames before it", () =>
       Effect.gen(function*() {
-        const input = Stream.make(CodecProperties.concatBytes([wire(bytes(7)), bytes(0, 0, 0, 9)])).pipe(
+        const input = Stream.make(Bytes.concat([wire(bytes(7)), bytes(0, 0, 0, 9)])).pipe(
           Stream.concat(Stream.fromEffect(Effect.die("the decoder read past the cap"))),
           Stream.concat(Stream.never)
         )

@@ -47,6 +47,7 @@ import type * as Equivalence from "effect/Equivalence"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Bytes from "./Bytes.ts"
 
 /**
  * Generated cases each property check runs by default.
@@ -110,36 +111,13 @@ export const frames = <Frame>(
 export const bytes: Arbitrary.Arbitrary<Uint8Array> = Arbitrary.schema(Schema.Uint8Array)
 
 /**
- * Byte-for-byte equality of two buffers, for codecs whose frames are bytes.
+ * Byte-for-byte equality of two buffers (`Bytes.equals`), for codecs whose
+ * frames are bytes.
  *
  * @since 0.1.0
  * @category equivalences
  */
-export const bytesEquivalence: Equivalence.Equivalence<Uint8Array> = (self, that) => {
-  if (self.length !== that.length) return false
-  for (let i = 0; i < self.length; i++) {
-    if (self[i] !== that[i]) return false
-  }
-  return true
-}
-
-/**
- * Joins byte chunks into one buffer.
- *
- * @since 0.1.0
- * @category utils
- */
-export const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let total = 0
-  for (const chunk of chunks) total += chunk.length
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
-}
+export const bytesEquivalence: Equivalence.Equivalence<Uint8Array> = Bytes.equals
 
 /**
  * Cuts `bytes` into pieces of the given sizes (cycled) and groups them into
@@ -283,7 +261,7 @@ export const splitInvariance = <Frame>(
   Effect.gen(function*() {
     const encoded = yield* Stream.runCollect(codec.encode(Stream.fromIterable(frames)))
     const unsplit = yield* decodeChunks(codec, encoded.map((chunk) => [chunk]))
-    return yield* splitsAgree(codec, equivalence, concatBytes(encoded), unsplit, split)
+    return yield* splitsAgree(codec, equivalence, Bytes.concat(encoded), unsplit, split)
   })
 
 /**

@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Socket from "effect/socket/Socket"
+import * as Bytes from "./Bytes.ts"
 import * as MemorySocket from "./MemorySocket.ts"
 import * as TransportErrors from "./TransportErrors.ts"
 
@@ -39,21 +40,10 @@ export type Direction = "read" | "write" | "both"
 const appliesTo = (direction: Direction, side: "read" | "write"): boolean =>
   direction === "both" || direction === side
 
-const encoder = new TextEncoder()
-
-const toBytes = (chunk: Uint8Array | string): Uint8Array => typeof chunk === "string" ? encoder.encode(chunk) : chunk
-
-const concatBytes = (chunks: ReadonlyArray<Uint8Array | string>): Uint8Array => {
-  if (chunks.length === 1) return toBytes(chunks[0]!)
-  const bytes = chunks.map(toBytes)
-  const out = new Uint8Array(bytes.reduce((n, chunk) => n + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of bytes) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
+// What one pull returned or one `writeAll` was given, as one buffer. A single
+// byte chunk (the usual case) is passed on as it is, not copied.
+const joined = (chunks: ReadonlyArray<Uint8Array | string>): Uint8Array =>
+  chunks.length === 1 ? Bytes.from(chunks[0]!) : Bytes.concat(chunks)
 
 /**
  * Builds a wrapped socket from functions over the wrapped reader and writer,
@@ -127,7 +117,7 @@ export const rechunkWith = (
           const rest = yield* Ref.make<Uint8Array>(new Uint8Array(0))
           const pull = Effect.gen(function*() {
             let bytes = yield* Ref.get(rest)
-            if (bytes.byteLength === 0) bytes = concatBytes(yield* reader.pull)
+            if (bytes.byteLength === 0) bytes = joined(yield* reader.pull)
             const size = Math.max(1, Math.floor(yield* nextSize))
             yield* Ref.set(rest, bytes.subarray(size))
             return [bytes.subarray(0, size)] as Arr.NonEmptyReadonlyArray<Uint8Array>
@@ -141,8 +131,8 @@ export const rechunkWith = (
           write: (chunk) =>
             Socket.isCloseEvent(chunk)
               ? writer.write(chunk)
-              : Effect.flatMap(cut(toBytes(chunk), nextSize), (pieces) => writeEach(writer, pieces)),
-          writeAll: (chunks) => Effect.flatMap(cut(concatBytes(chunks), nextSize), (pieces) => writeEach(writer, pieces))
+              : Effect.flatMap(cut(Bytes.from(chunk), nextSize), (pieces) => writeEach(writer, pieces)),
+          writeAll: (chunks) => Effect.flatMap(cut(joined(chunks), nextSize), (pieces) => writeEach(writer, pieces))
         }))
       : undefined
   })
@@ -287,7 +277,7 @@ export const resetAfter = (
             return yield* Effect.fail(TransportErrors.connectionReset())
           }
           if (direction !== "read") return yield* reader.pull
-          const chunk = concatBytes(yield* reader.pull)
+          const chunk = joined(yield* reader.pull)
           // At least one byte passes: fewer than `bytes` were read before.
           const allowed = yield* allow("read", chunk.byteLength)
           if ((yield* Ref.get(state)).read >= bytes) yield* trip
@@ -307,8 +297,8 @@ export const resetAfter = (
           }
         })
       return Effect.succeed({
-        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : send(toBytes(chunk)),
-        writeAll: (chunks) => send(concatBytes(chunks))
+        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : send(Bytes.from(chunk)),
+        writeAll: (chunks) => send(joined(chunks))
       })
     }
   })
@@ -360,8 +350,8 @@ export const failWrites = (options: {
           if (allowed < chunk.byteLength) return yield* Effect.fail(failure())
         })
       return Effect.succeed({
-        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : send(toBytes(chunk)),
-        writeAll: (chunks) => send(concatBytes(chunks))
+        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : send(Bytes.from(chunk)),
+        writeAll: (chunks) => send(joined(chunks))
       })
     }
   })

@@ -7,9 +7,10 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Socket from "effect/socket/Socket"
 import { TestClock } from "effect/testing"
+import * as Bytes from "../src/Bytes.ts"
 import * as Faults from "../src/Faults.ts"
 import * as MemorySocket from "../src/MemorySocket.ts"
-import { bytesOf, concat, decode, describeError, encode, pattern, readExactly, readToEnd } from "./support/bytes.ts"
+import { describeError, readExactly, readToEnd } from "./support/sockets.ts"
 
 // Both ends of a memory connection, with readers and writers open.
 const connected = (options?: {
@@ -29,7 +30,7 @@ const connected = (options?: {
     return { client, server, raw }
   })
 
-const texts = (pulls: ReadonlyArray<Uint8Array>) => pulls.map(decode)
+const texts = (pulls: ReadonlyArray<Uint8Array>) => pulls.map(Bytes.decode)
 
 // Pulls `count` times, returning each pull's bytes.
 const pullTimes = Effect.fnUntraced(function*(
@@ -37,7 +38,7 @@ const pullTimes = Effect.fnUntraced(function*(
   count: number
 ) {
   const out: Array<Uint8Array> = []
-  for (let i = 0; i < count; i++) out.push(bytesOf(yield* pull))
+  for (let i = 0; i < count; i++) out.push(Bytes.concat(yield* pull))
   return out
 })
 
@@ -47,7 +48,7 @@ describe("Faults", () => {
       const { client, server } = yield* connected({ server: Faults.rechunk([3]) })
       yield* client.writer.write("abcdefgh")
       assert.deepStrictEqual(texts(yield* pullTimes(server.pull, 3)), ["abc", "def", "gh"])
-      yield* client.writer.writeAll([encode("ij"), encode("kl")])
+      yield* client.writer.writeAll([Bytes.encode("ij"), Bytes.encode("kl")])
       yield* client.writer.write("m")
       assert.deepStrictEqual(texts(yield* pullTimes(server.pull, 2)), ["ijk", "lm"])
     }))
@@ -58,7 +59,7 @@ describe("Faults", () => {
       yield* client.writer.write("abcdefghij")
       yield* client.writer.write(new Socket.CloseEvent(1000))
       const { bytes, end, pulls } = yield* readToEnd(server.pull)
-      assert.strictEqual(decode(bytes), "abcdefghij")
+      assert.strictEqual(Bytes.decode(bytes), "abcdefghij")
       assert.strictEqual(pulls, 5) // a, bc, defg, h, ij
       assert.strictEqual(end, "close 1000")
     }))
@@ -66,11 +67,11 @@ describe("Faults", () => {
   it.effect("bytewise hands out one byte per pull", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({ server: Faults.bytewise })
-      const payload = pattern(300)
+      const payload = Bytes.pattern(300)
       yield* client.writer.write(payload)
       const pulls = yield* pullTimes(server.pull, 300)
       assert.isTrue(pulls.every((chunk) => chunk.byteLength === 1))
-      assert.deepStrictEqual(concat(pulls), payload)
+      assert.deepStrictEqual(Bytes.concat(pulls), payload)
     }))
 
   it.effect("rechunk on the write side sends each piece as its own chunk", () =>
@@ -78,23 +79,23 @@ describe("Faults", () => {
       const { client, server } = yield* connected({ client: Faults.rechunk([2], { direction: "write" }) })
       yield* client.writer.write("abcde")
       const batch = yield* server.pull
-      assert.deepStrictEqual(batch.map((chunk) => typeof chunk === "string" ? chunk : decode(chunk)), ["ab", "cd", "e"])
+      assert.deepStrictEqual(batch.map((chunk) => typeof chunk === "string" ? chunk : Bytes.decode(chunk)), ["ab", "cd", "e"])
     }))
 
   it.effect("rechunkRandom keeps every byte, in order, in chunks within its range", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({ server: Faults.rechunkRandom({ min: 1, max: 5 }) })
-      const payload = pattern(500, 7)
+      const payload = Bytes.pattern(500, 7)
       yield* client.writer.write(payload)
       const chunks: Array<Uint8Array> = []
       let got = 0
       while (got < payload.byteLength) {
-        const chunk = bytesOf(yield* server.pull)
+        const chunk = Bytes.concat(yield* server.pull)
         assert.isTrue(chunk.byteLength >= 1 && chunk.byteLength <= 5)
         chunks.push(chunk)
         got += chunk.byteLength
       }
-      assert.deepStrictEqual(concat(chunks), payload)
+      assert.deepStrictEqual(Bytes.concat(chunks), payload)
     }).pipe(Random.withSeed("rechunk")))
 
   it.effect("delay holds each chunk back until the clock moves", () =>
@@ -105,7 +106,7 @@ describe("Faults", () => {
       yield* TestClock.adjust("999 millis")
       assert.isUndefined(pulled.pollUnsafe())
       yield* TestClock.adjust("1 millis")
-      assert.strictEqual(decode(bytesOf(yield* Fiber.join(pulled))), "late")
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* Fiber.join(pulled))), "late")
     }))
 
   it.effect("delay on the write side starts each write late", () =>
@@ -116,7 +117,7 @@ describe("Faults", () => {
       assert.isUndefined(written.pollUnsafe())
       yield* TestClock.adjust("1 millis")
       yield* Fiber.join(written)
-      assert.strictEqual(decode(bytesOf(yield* server.pull)), "x")
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* server.pull)), "x")
     }))
 
   it.effect("stall keeps the reader from reading until the gate opens; the writer backs up meanwhile", () =>
@@ -124,22 +125,22 @@ describe("Faults", () => {
       const gate = yield* Latch.make(false)
       const { client, server } = yield* connected({ server: Faults.stall(gate), highWaterMark: 1024 })
       const pulled = yield* Effect.forkChild(readExactly(server.pull, 4096))
-      const written = yield* Effect.forkChild(client.writer.write(pattern(4096)))
+      const written = yield* Effect.forkChild(client.writer.write(Bytes.pattern(4096)))
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       assert.isUndefined(pulled.pollUnsafe())
       assert.isUndefined(written.pollUnsafe(), "the writer waits on the stalled reader")
       yield* gate.open
       yield* Fiber.join(written)
-      assert.deepStrictEqual(yield* Fiber.join(pulled), pattern(4096))
+      assert.deepStrictEqual(yield* Fiber.join(pulled), Bytes.pattern(4096))
     }))
 
   it.effect("resetAfter (read) lets exactly N bytes through, then resets both ends", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({ server: Faults.resetAfter(5) })
       yield* client.writer.write("0123")
-      assert.strictEqual(decode(bytesOf(yield* server.pull)), "0123")
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* server.pull)), "0123")
       yield* client.writer.write("456789")
-      assert.strictEqual(decode(bytesOf(yield* server.pull)), "4")
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* server.pull)), "4")
       assert.strictEqual(describeError(yield* Effect.flip(server.pull)), "SocketReadError ECONNRESET")
       assert.strictEqual(describeError(yield* Effect.flip(server.writer.write("x"))), "SocketWriteError EPIPE")
       // The memory peer saw a real reset.
@@ -151,7 +152,7 @@ describe("Faults", () => {
     Effect.gen(function*() {
       const { client, server } = yield* connected({ client: Faults.resetAfter(4, { direction: "write" }) })
       yield* client.writer.write("ab")
-      assert.strictEqual(decode(bytesOf(yield* server.pull)), "ab")
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* server.pull)), "ab")
       assert.strictEqual(describeError(yield* Effect.flip(client.writer.write("cdef"))), "SocketWriteError EPIPE")
       assert.strictEqual(describeError(yield* Effect.flip(server.pull)), "SocketReadError ECONNRESET")
       assert.strictEqual(describeError(yield* Effect.flip(client.pull)), "SocketReadError ECONNRESET")
@@ -161,12 +162,12 @@ describe("Faults", () => {
     Effect.gen(function*() {
       const { client, server } = yield* connected({ client: Faults.failWrites({ afterWrites: 2 }) })
       yield* client.writer.write("a")
-      yield* client.writer.writeAll([encode("b"), encode("c")])
+      yield* client.writer.writeAll([Bytes.encode("b"), Bytes.encode("c")])
       const failed = yield* Effect.flip(client.writer.write("d"))
       assert.strictEqual(describeError(failed), "SocketWriteError EPIPE")
-      assert.strictEqual(decode(yield* readExactly(server.pull, 3)), "abc")
+      assert.strictEqual(Bytes.decode(yield* readExactly(server.pull, 3)), "abc")
       yield* server.writer.write("still readable")
-      assert.strictEqual(decode(yield* readExactly(client.pull, 14)), "still readable")
+      assert.strictEqual(Bytes.decode(yield* readExactly(client.pull, 14)), "still readable")
     }))
 
   it.effect("failWrites after N bytes writes up to N, then fails with the given cause", () =>
@@ -177,7 +178,7 @@ describe("Faults", () => {
       const failed = yield* Effect.flip(client.writer.write("defg"))
       assert.strictEqual(failed.reason._tag, "SocketWriteError")
       assert.strictEqual((failed.reason as Socket.SocketWriteError).cause, cause)
-      assert.strictEqual(decode(yield* readExactly(server.pull, 5)), "abcde")
+      assert.strictEqual(Bytes.decode(yield* readExactly(server.pull, 5)), "abcde")
     }))
 
   it.effect("wrapping a memory socket keeps its controls", () =>

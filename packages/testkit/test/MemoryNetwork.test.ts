@@ -9,25 +9,14 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Bytes from "../src/Bytes.ts"
 import * as MemoryNetwork from "../src/MemoryNetwork.ts"
 import * as TransportErrors from "../src/TransportErrors.ts"
-import { bytesOf, describeError, encode, decode, pattern, readExactly, readToEnd, split } from "./support/bytes.ts"
-
-// Echoes everything back, then half-closes once the peer half-closed.
-const echoHandler = (socket: Socket.Socket) =>
-  Effect.scoped(Effect.gen(function*() {
-    const { pull } = yield* socket.reader
-    const writer = yield* socket.writer
-    while (true) {
-      const result = yield* Effect.result(pull)
-      if (result._tag === "Failure") return
-      yield* writer.writeAll(result.success)
-    }
-  }))
+import { describeError, echo, readExactly, readToEnd, split } from "./support/sockets.ts"
 
 const withEchoServer = Effect.gen(function*() {
   const server = yield* SocketServer.SocketServer
-  yield* Effect.forkScoped(server.run(echoHandler))
+  yield* Effect.forkScoped(server.run(echo))
   return yield* MemoryNetwork.MemoryNetwork
 })
 
@@ -66,14 +55,14 @@ describe("MemoryNetwork", () => {
           // Let the client write three chunks before reading any.
           yield* Effect.yieldNow
           const chunks = yield* readExactly(pull, 9)
-          yield* Deferred.succeed(received, [decode(chunks)])
+          yield* Deferred.succeed(received, [Bytes.decode(chunks)])
         }))
       ))
       const socket = yield* network.dial
       const { pull } = yield* socket.reader
       const writer = yield* socket.writer
-      assert.strictEqual(decode(bytesOf(yield* pull)), "ready")
-      yield* writer.writeAll([encode("abc"), encode("def")])
+      assert.strictEqual(Bytes.decode(Bytes.concat(yield* pull)), "ready")
+      yield* writer.writeAll([Bytes.encode("abc"), Bytes.encode("def")])
       yield* writer.write("ghi")
       assert.deepStrictEqual(yield* Deferred.await(received), ["abcdefghi"])
     }).pipe(Effect.provide(MemoryNetwork.layer())))
@@ -90,7 +79,7 @@ describe("MemoryNetwork", () => {
           const { pull } = yield* socket.reader
           const { bytes, end } = yield* readToEnd(pull)
           const again = yield* Effect.flip(pull)
-          yield* Deferred.succeed(result, { text: decode(bytes), end, again: describeError(again) })
+          yield* Deferred.succeed(result, { text: Bytes.decode(bytes), end, again: describeError(again) })
         }))
       ))
       yield* Effect.scoped(Effect.gen(function*() {
@@ -114,7 +103,7 @@ describe("MemoryNetwork", () => {
           const writer = yield* socket.writer
           yield* writer.write("early;")
           const request = yield* readToEnd(pull)
-          yield* writer.write(`got ${decode(request.bytes)} then ${request.end}`)
+          yield* writer.write(`got ${Bytes.decode(request.bytes)} then ${request.end}`)
         }))
       ))
       const client = yield* network.dialControlled
@@ -125,7 +114,7 @@ describe("MemoryNetwork", () => {
       const late = yield* Effect.flip(writer.write("late"))
       assert.strictEqual(TransportErrors.causeCode(late), "ERR_STREAM_WRITE_AFTER_END")
       const reply = yield* readToEnd(pull)
-      assert.strictEqual(decode(reply.bytes), "early;got request then close 1000")
+      assert.strictEqual(Bytes.decode(reply.bytes), "early;got request then close 1000")
       assert.strictEqual(reply.end, "close 1000")
       // Both directions finished: the socket closed itself, as Node's autoDestroy does.
       assert.strictEqual(yield* network.openSockets, 0)
@@ -141,7 +130,7 @@ describe("MemoryNetwork", () => {
       yield* writer.write("ping")
       yield* Scope.close(writeScope, Exit.void)
       const reply = yield* readToEnd(pull)
-      assert.deepStrictEqual([decode(reply.bytes), reply.end], ["ping", "close 1000"])
+      assert.deepStrictEqual([Bytes.decode(reply.bytes), reply.end], ["ping", "close 1000"])
     }).pipe(Effect.provide(MemoryNetwork.layer())))
 
   it.effect("reset: the peer's pull fails with ECONNRESET (dropping buffered bytes) and its writes with EPIPE", () =>
@@ -184,7 +173,7 @@ describe("MemoryNetwork", () => {
         Effect.scoped(Effect.gen(function*() {
           const { pull } = yield* socket.reader
           const { bytes, end } = yield* readToEnd(pull)
-          collected.push(`${decode(bytes)}|${end}`)
+          collected.push(`${Bytes.decode(bytes)}|${end}`)
           if (collected.length === 2) yield* Deferred.succeed(ends, collected)
         }))
       ))
@@ -238,7 +227,7 @@ describe("MemoryNetwork", () => {
       assert.isUndefined(write.pollUnsafe())
       const { pull } = yield* socket.reader
       yield* Fiber.join(write)
-      assert.strictEqual(decode(yield* readExactly(pull, 5)), "hello")
+      assert.strictEqual(Bytes.decode(yield* readExactly(pull, 5)), "hello")
     }).pipe(Effect.provide(MemoryNetwork.layer())))
 
   it.effect("backpressure: write waits while the peer has a high-water mark unread, resumes when it reads", () =>
@@ -259,9 +248,9 @@ describe("MemoryNetwork", () => {
       yield* client.socket.reader
       const writer = yield* client.socket.writer
       // Below the mark: returns at once.
-      yield* writer.write(pattern(1000))
+      yield* writer.write(Bytes.pattern(1000))
       // Reaches the mark: accepted, but the writer waits for the reader.
-      const blocked = yield* Effect.forkChild(writer.write(pattern(1100)))
+      const blocked = yield* Effect.forkChild(writer.write(Bytes.pattern(1100)))
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       assert.isUndefined(blocked.pollUnsafe(), "write is suspended while the peer does not read")
       yield* Deferred.succeed(startReading, undefined)
@@ -291,12 +280,12 @@ describe("MemoryNetwork", () => {
       const second = yield* network.dial
       const refused = yield* Effect.flip(network.dial)
       assert.strictEqual(TransportErrors.causeCode(refused), "ECONNREFUSED")
-      yield* Effect.forkScoped(server.run(echoHandler))
+      yield* Effect.forkScoped(server.run(echo))
       for (const [socket, text] of [[first, "one"], [second, "two"]] as const) {
         const { pull } = yield* socket.reader
         const writer = yield* socket.writer
         yield* writer.write(text)
-        assert.strictEqual(decode(yield* readExactly(pull, 3)), text)
+        assert.strictEqual(Bytes.decode(yield* readExactly(pull, 3)), text)
       }
     }).pipe(Effect.provide(MemoryNetwork.layer({ backlog: 2 }))))
 
@@ -309,7 +298,7 @@ describe("MemoryNetwork", () => {
         served++
         if (served === 1) return Effect.fail("handler failed")
         if (served === 2) return Effect.die(new Error("handler died"))
-        return echoHandler(socket)
+        return echo(socket)
       }))
       for (let i = 0; i < 2; i++) {
         const socket = yield* network.dial
@@ -321,7 +310,7 @@ describe("MemoryNetwork", () => {
       const { pull } = yield* socket.reader
       const writer = yield* socket.writer
       yield* writer.write("still serving")
-      assert.strictEqual(decode(yield* readExactly(pull, 13)), "still serving")
+      assert.strictEqual(Bytes.decode(yield* readExactly(pull, 13)), "still serving")
     }).pipe(Effect.provide(MemoryNetwork.layer())))
 
   it.effect("open sockets and live connections return to zero once every scope closed", () =>
@@ -329,13 +318,13 @@ describe("MemoryNetwork", () => {
       const network = yield* MemoryNetwork.MemoryNetwork
       yield* Effect.scoped(Effect.gen(function*() {
         const server = yield* network.listen
-        yield* Effect.forkScoped(server.run(echoHandler))
+        yield* Effect.forkScoped(server.run(echo))
         yield* Effect.forEach([1, 2, 3], (n) =>
           Effect.scoped(Effect.gen(function*() {
             const socket = yield* network.dial
             const { pull } = yield* socket.reader
             const writer = yield* socket.writer
-            yield* writer.write(pattern(n * 100))
+            yield* writer.write(Bytes.pattern(n * 100))
             yield* readExactly(pull, n * 100)
             const stats = yield* network.stats
             assert.isAtLeast(stats.openSockets, 2)
@@ -395,6 +384,6 @@ describe("MemoryNetwork", () => {
       const { pull } = yield* socket.reader
       const writer = yield* socket.writer
       yield* writer.write("via layer")
-      assert.strictEqual(decode(yield* readExactly(pull, 9)), "via layer")
+      assert.strictEqual(Bytes.decode(yield* readExactly(pull, 9)), "via layer")
     }).pipe(Effect.provide(MemoryNetwork.layerClient.pipe(Layer.provideMerge(MemoryNetwork.layer())))))
 })

@@ -13,10 +13,11 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
+import * as Bytes from "../src/Bytes.ts"
 import * as Leaks from "../src/Leaks.ts"
 import * as MemoryNetwork from "../src/MemoryNetwork.ts"
 import * as NodeHandles from "../src/NodeHandles.ts"
-import { decode, describeError, pattern, readExactly, readToEnd } from "./support/bytes.ts"
+import { describeError, echo, readExactly, readToEnd } from "./support/sockets.ts"
 
 interface Transport {
   readonly name: string
@@ -69,22 +70,19 @@ const scenario = <A, E>(
     return result
   })
 
-const echo = (socket: Socket.Socket) =>
+// A server that reads its input to the end, then reports `text|how it ended`.
+const reportInput = (saw: Deferred.Deferred<string>) => (socket: Socket.Socket) =>
   Effect.scoped(Effect.gen(function*() {
     const { pull } = yield* socket.reader
-    const writer = yield* socket.writer
-    while (true) {
-      const result = yield* Effect.result(pull)
-      if (result._tag === "Failure") return
-      yield* writer.writeAll(result.success)
-    }
+    const { bytes, end } = yield* readToEnd(pull)
+    yield* Deferred.succeed(saw, `${Bytes.decode(bytes)}|${end}`)
   }))
 
 for (const transport of [memory, tcp]) {
   describe(`the same socket behaviour over ${transport.name}`, () => {
     it.live("echo: bytes come back in order; after our FIN, the server's end of input, then ours", () =>
       Effect.gen(function*() {
-        const payload = pattern(200_000, 3)
+        const payload = Bytes.pattern(200_000, 3)
         const reply = yield* scenario(transport, echo, (client) =>
           Effect.gen(function*() {
             const socket = yield* client
@@ -119,7 +117,7 @@ for (const transport of [memory, tcp]) {
             })),
           (client) => Effect.flatMap(Effect.flatMap(client, (socket) => socket.reader), ({ pull }) => readToEnd(pull))
         )
-        assert.deepStrictEqual([decode(reply.bytes), reply.end], ["one;two;", "close 1000"])
+        assert.deepStrictEqual([Bytes.decode(reply.bytes), reply.end], ["one;two;", "close 1000"])
       }))
 
     it.live("half-close: we end our side and still get everything the server writes after seeing our FIN", () =>
@@ -132,7 +130,7 @@ for (const transport of [memory, tcp]) {
               const writer = yield* socket.writer
               yield* writer.write("early;")
               const request = yield* readToEnd(pull)
-              yield* writer.write(`got ${decode(request.bytes)} then ${request.end};`)
+              yield* writer.write(`got ${Bytes.decode(request.bytes)} then ${request.end};`)
               yield* writer.write("late;")
             })),
           (client) =>
@@ -147,7 +145,7 @@ for (const transport of [memory, tcp]) {
             })
         )
         assert.deepStrictEqual(
-          [decode(reply.bytes), reply.end],
+          [Bytes.decode(reply.bytes), reply.end],
           ["early;got request then close 1000;late;", "close 1000"]
         )
       }))
@@ -157,12 +155,7 @@ for (const transport of [memory, tcp]) {
         const serverSaw = yield* Deferred.make<string>()
         const local = yield* scenario(
           transport,
-          (socket) =>
-            Effect.scoped(Effect.gen(function*() {
-              const { pull } = yield* socket.reader
-              const { bytes, end } = yield* readToEnd(pull)
-              yield* Deferred.succeed(serverSaw, `${decode(bytes)}|${end}`)
-            })),
+          reportInput(serverSaw),
           (client) =>
             Effect.gen(function*() {
               const socket = yield* client
@@ -186,12 +179,7 @@ for (const transport of [memory, tcp]) {
         const serverSaw = yield* Deferred.make<string>()
         const seen = yield* scenario(
           transport,
-          (socket) =>
-            Effect.scoped(Effect.gen(function*() {
-              const { pull } = yield* socket.reader
-              const { bytes, end } = yield* readToEnd(pull)
-              yield* Deferred.succeed(serverSaw, `${decode(bytes)}|${end}`)
-            })),
+          reportInput(serverSaw),
           (client) =>
             Effect.gen(function*() {
               const socket = yield* client
@@ -217,7 +205,7 @@ for (const transport of [memory, tcp]) {
               while (true) {
                 const request = yield* Effect.result(readExactly(pull, 4))
                 if (request._tag === "Failure") return
-                yield* writer.write(`<${decode(request.success)}>`)
+                yield* writer.write(`<${Bytes.decode(request.success)}>`)
               }
             })),
           (client) =>
@@ -228,7 +216,7 @@ for (const transport of [memory, tcp]) {
               const replies: Array<string> = []
               for (const request of ["aaaa", "bbbb", "cccc"]) {
                 yield* writer.write(request)
-                replies.push(decode(yield* readExactly(pull, 6)))
+                replies.push(Bytes.decode(yield* readExactly(pull, 6)))
               }
               return replies
             })

@@ -1,33 +1,25 @@
 /**
- * Byte helpers shared by the testkit's tests.
+ * Socket helpers shared by the testkit's tests: an echo handler, reading a
+ * socket to its end or to a size, saying how its input ended, and cutting
+ * bytes into writes.
  */
 import type * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
+import * as Bytes from "../../src/Bytes.ts"
 import * as TransportErrors from "../../src/TransportErrors.ts"
 
-export const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
-export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
-
-export const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
-  const list = Array.from(chunks)
-  const out = new Uint8Array(list.reduce((n, chunk) => n + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of list) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-export const bytesOf = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>): Uint8Array =>
-  concat(chunks.map((chunk) => typeof chunk === "string" ? encode(chunk) : chunk))
-
-export const pattern = (size: number, seed = 0): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff
-  return bytes
-}
+/** Echoes everything back, then closes (a half-close) once the peer's input ended. */
+export const echo = (socket: Socket.Socket) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { pull } = yield* socket.reader
+    const writer = yield* socket.writer
+    while (true) {
+      const result = yield* Effect.result(pull)
+      if (result._tag === "Failure") return
+      yield* writer.writeAll(result.success)
+    }
+  }))
 
 /** How a socket's input ended, in a form tests can compare. */
 export const describeError = (error: Socket.SocketError): string => {
@@ -46,10 +38,10 @@ export const readToEnd = Effect.fnUntraced(function*(
   while (true) {
     const result = yield* Effect.result(pull)
     if (result._tag === "Failure") {
-      return { bytes: concat(chunks), end: describeError(result.failure), pulls } as const
+      return { bytes: Bytes.concat(chunks), end: describeError(result.failure), pulls } as const
     }
     pulls++
-    chunks.push(bytesOf(result.success))
+    chunks.push(Bytes.concat(result.success))
   }
 })
 
@@ -61,11 +53,11 @@ export const readExactly = Effect.fnUntraced(function*(
   const chunks: Array<Uint8Array> = []
   let got = 0
   while (got < size) {
-    const bytes = bytesOf(yield* pull)
+    const bytes = Bytes.concat(yield* pull)
     chunks.push(bytes)
     got += bytes.byteLength
   }
-  return concat(chunks)
+  return Bytes.concat(chunks)
 })
 
 /** Splits `bytes` into pieces of the given sizes (cycled). */
@@ -80,5 +72,3 @@ export const split = (bytes: Uint8Array, sizes: ReadonlyArray<number>): Array<Ui
   }
   return out
 }
-
-export const isCloseEvent = Socket.isCloseEvent
