@@ -250,6 +250,9 @@ for (const transport of transports) {
         const end = yield* alice.readToEnd
         assert.deepStrictEqual(end.lines, ["* error: line not completed within 200ms; closing"])
         yield* bob.expect("* alice disconnected")
+        // Alice's exit is recorded once her connection has closed, which
+        // need not come before bob hears she left.
+        yield* ChatServer.awaitExits(server, 1)
         assert.include(ChatServer.exitTags(server), "FrameTimeout")
       }))
 

@@ -20,13 +20,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
+import * as Outbound from "./Outbound.ts"
 import { SocketAddresses } from "./SocketAddresses.ts"
 
 /**
@@ -217,23 +217,27 @@ export const run = <E, R>(
       // waiting on the socket. The app's end or failure is queued after its
       // output, so its last words (an error reply) are written before the
       // failure ends the connection. A writer that cannot flush them (a peer
-      // that does not read) is cut off after `failureFlushTimeout`.
-      const outbound = yield* Queue.bounded<Uint8Array, E | ConnectionError.ConnectionError | Cause.Done>(
+      // that does not read) is cut off after `failureFlushTimeout`. The
+      // queue hands a chunk to a waiting writer at once (see `Outbound`), so
+      // a chunk costs no extra turn of the event loop.
+      const outbound = Outbound.make<E | ConnectionError.ConnectionError>(
         options.outboundQueueChunks ?? Config.outboundQueueChunks
       )
       const produced = yield* handler(duplex.input, info).pipe(
-        Stream.runForEachArray((chunks) => Queue.offerAll(outbound, chunks)),
-        Effect.onExit((exit) =>
-          Exit.isSuccess(exit) ? Queue.end(outbound) : Queue.failCause(outbound, exit.cause)
-        ),
+        Stream.runForEachArray(outbound.offer),
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? outbound.end : outbound.failCause(exit.cause)),
         Effect.forkScoped
+      )
+      const write: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
+        outbound.take,
+        (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => write)
       )
       const cutOff = Fiber.await(produced).pipe(
         Effect.flatMap((exit) =>
           Exit.isSuccess(exit) ? Effect.never : Effect.andThen(Effect.sleep(flushTimeout), Effect.failCause(exit.cause))
         )
       )
-      const pump = Effect.raceFirst(Stream.fromQueue(outbound).pipe(Stream.runForEachArray(duplex.write)), cutOff)
+      const pump = Effect.raceFirst(write, cutOff)
       yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()

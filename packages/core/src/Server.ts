@@ -178,8 +178,10 @@ export const make = Effect.fnUntraced(function*<E, R>(
   const started = yield* Ref.make(false)
   const drain: Effect.Effect<DrainSummary> = Effect.uninterruptible(Effect.gen(function*() {
     if (yield* Ref.getAndSet(started, true)) return yield* Deferred.await(summary)
-    yield* Deferred.succeed(draining, undefined)
+    // Counted before the connections are told: one that ends as soon as it
+    // hears (its goodbye written at once) still counts as drained.
     const before = yield* Ref.get(active)
+    yield* Deferred.succeed(draining, undefined)
     yield* Effect.raceFirst(
       Effect.timeoutOrElse(Effect.interruptible(awaitIdle), { duration: shutdownGrace, orElse: () => Effect.void }),
       Effect.interruptible(options.forceStop ?? Effect.never)

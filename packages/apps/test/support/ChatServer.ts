@@ -6,6 +6,7 @@
 import type * as Server from "@socket-to-me/core/Server"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as References from "effect/References"
 import * as Chat from "../../src/chat/Chat.ts"
 import * as ChatRoom from "../../src/chat/ChatRoom.ts"
@@ -36,3 +37,10 @@ export const serve = Effect.fnUntraced(function*(
 /** Exit reason tags of ended connections. */
 export const exitTags = (server: TestTransport.TestServer): ReadonlyArray<string> =>
   server.exits.map((exit) => exit.reason._tag)
+
+/** Waits (up to 5 s) until at least `count` connections have ended and been recorded. */
+export const awaitExits = (server: TestTransport.TestServer, count: number) =>
+  Effect.suspend(() => server.exits.length >= count ? Effect.void : Effect.fail(server.exits.length)).pipe(
+    Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 1000 }),
+    Effect.orDie
+  )
