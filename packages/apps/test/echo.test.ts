@@ -5,32 +5,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import type * as Duplex from "@socket-to-me/core/Duplex"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Echo from "../src/echo/Echo.ts"
 import { transports } from "./support/transports.ts"
-
-const randomBytes = (size: number): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  for (let offset = 0; offset < size; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + 65536)))
-  }
-  return bytes
-}
-
-const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
-  const list = Array.from(chunks)
-  const out = new Uint8Array(list.reduce((n, c) => n + c.byteLength, 0))
-  let offset = 0
-  for (const chunk of list) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i])
 
 const address = "test"
 
@@ -41,7 +21,7 @@ const echoOnce = (server: TestTransport.TestServer, payload: Uint8Array) =>
     const pieces = Stream.fromIterable(
       Array.from({ length: Math.ceil(payload.byteLength / 16384) }, (_, i) => payload.subarray(i * 16384, (i + 1) * 16384))
     )
-    return concat(yield* Stream.runCollect(Client.exchange(duplex, pieces)))
+    return Bytes.concat(yield* Stream.runCollect(Client.exchange(duplex, pieces)))
   }))
 
 // Reads from a pull until `size` bytes arrived.
@@ -55,7 +35,7 @@ const readExactly = Effect.fnUntraced(function*(duplex: Duplex.Duplex, size: num
       got += chunk.byteLength
     }
   }
-  return { bytes: concat(chunks), pull }
+  return { bytes: Bytes.concat(chunks), pull }
 })
 
 for (const transport of transports) {
@@ -63,11 +43,11 @@ for (const transport of transports) {
     it.live("200 concurrent clients each echo 64 KiB of random bytes intact", () =>
       Effect.gen(function*() {
         const server = yield* TestTransport.serve(transport, Echo.handler)
-        const payloads = Array.from({ length: 200 }, () => randomBytes(64 * 1024))
+        const payloads = Array.from({ length: 200 }, () => Bytes.random(64 * 1024))
         const replies = yield* Effect.forEach(payloads, (payload) => echoOnce(server, payload), {
           concurrency: "unbounded"
         })
-        replies.forEach((reply, i) => assert.isTrue(sameBytes(reply, payloads[i]!), `client ${i} got its bytes back`))
+        replies.forEach((reply, i) => assert.isTrue(Bytes.equals(reply, payloads[i]!), `client ${i} got its bytes back`))
         yield* server.server.awaitIdle
         assert.strictEqual(server.exits.length, 200)
         assert.deepStrictEqual(new Set(server.exits.map((exit) => exit.reason._tag)), new Set(["PeerClosed"]))
@@ -75,18 +55,18 @@ for (const transport of transports) {
 
     it.live("a defect in one connection's handler closes only that connection", () =>
       Effect.gen(function*() {
-        const boom = new TextEncoder().encode("boom")
+        const boom = Bytes.encode("boom")
         const server = yield* TestTransport.serve(transport, (input) =>
           input.pipe(Stream.map((chunk) => {
-            if (sameBytes(chunk.subarray(0, 4), boom)) throw new Error("handler defect")
+            if (Bytes.equals(chunk.subarray(0, 4), boom)) throw new Error("handler defect")
             return chunk
           })))
         const healthy = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => i), () => Client.connect(server.dial, { address }))
         // Every healthy connection is mid-conversation when the defect happens.
-        const first = new TextEncoder().encode("first part")
+        const first = Bytes.encode("first part")
         const pulls = yield* Effect.forEach(healthy, (duplex) =>
           Effect.andThen(duplex.write([first]), readExactly(duplex, first.byteLength)))
-        pulls.forEach(({ bytes }) => assert.isTrue(sameBytes(bytes, first)))
+        pulls.forEach(({ bytes }) => assert.isTrue(Bytes.equals(bytes, first)))
 
         yield* Effect.scoped(Effect.gen(function*() {
           const bad = yield* Client.connect(server.dial, { address })
@@ -95,7 +75,7 @@ for (const transport of transports) {
           yield* Stream.runDrain(bad.input).pipe(Effect.ignore)
         }))
 
-        const second = new TextEncoder().encode("second part")
+        const second = Bytes.encode("second part")
         yield* Effect.forEach(healthy, (duplex, i) =>
           Effect.gen(function*() {
             yield* duplex.write([second])
@@ -103,7 +83,7 @@ for (const transport of transports) {
             const rest: Array<Uint8Array> = []
             const pull = pulls[i]!.pull
             yield* pull.pipe(Effect.tap((chunks) => Effect.sync(() => rest.push(...chunks))), Effect.forever, Effect.catchCause(() => Effect.void))
-            assert.isTrue(sameBytes(concat(rest), second), `healthy client ${i} carried on`)
+            assert.isTrue(Bytes.equals(Bytes.concat(rest), second), `healthy client ${i} carried on`)
           }))
         yield* Effect.forEach(healthy, (duplex) => duplex.reset)
         yield* server.server.awaitIdle
@@ -117,10 +97,10 @@ for (const transport of transports) {
         const server = yield* TestTransport.serve(transport, Echo.handler)
         yield* Effect.scoped(Effect.gen(function*() {
           const duplex = yield* Client.connect(server.dial, { address })
-          yield* duplex.write([randomBytes(1024)])
+          yield* duplex.write([Bytes.random(1024)])
           // The server has echoed (so it is mid-stream) when we reset.
           yield* readExactly(duplex, 1)
-          yield* duplex.write([randomBytes(1024)])
+          yield* duplex.write([Bytes.random(1024)])
           yield* duplex.reset
         }))
         yield* server.server.awaitIdle
@@ -133,7 +113,7 @@ for (const transport of transports) {
         const server = yield* TestTransport.serve(transport, Echo.handler)
         const one = new Uint8Array([1])
         yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), () =>
-          Effect.map(echoOnce(server, one), (reply) => assert.isTrue(sameBytes(reply, one))), { concurrency: 10 })
+          Effect.map(echoOnce(server, one), (reply) => assert.isTrue(Bytes.equals(reply, one))), { concurrency: 10 })
         yield* server.server.awaitIdle
         assert.strictEqual(yield* server.server.activeConnections, 0)
         assert.strictEqual(server.exits.length, 1000)

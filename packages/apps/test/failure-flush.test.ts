@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -13,8 +14,7 @@ import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { transports } from "./support/transports.ts"
 
-const encoder = new TextEncoder()
-const reply = encoder.encode("* error: bad request\n")
+const reply = Bytes.encode("* error: bad request\n")
 const refusal = ConnectionError.make(new ConnectionError.DecodeFailed({ detail: "bad request" }))
 
 // Waits for the first input chunk, then replies with an error and fails.
@@ -28,9 +28,9 @@ for (const transport of transports) {
         const server = yield* TestTransport.serve(transport, strict)
         const received = yield* Effect.scoped(Effect.gen(function*() {
           const duplex = yield* Client.connect(server.dial, { address: "test" })
-          yield* duplex.write([encoder.encode("hello\n")])
+          yield* duplex.write([Bytes.encode("hello\n")])
           const chunks = yield* Stream.runCollect(duplex.input).pipe(Effect.orElseSucceed(() => []))
-          return new TextDecoder().decode(Buffer.concat(chunks))
+          return Bytes.decode(Bytes.concat(chunks))
         }))
         assert.strictEqual(received, "* error: bad request\n")
         yield* server.server.awaitIdle
@@ -58,7 +58,7 @@ describe("failure flush over memory (TestClock)", () => {
       )
       yield* Effect.scoped(Effect.gen(function*() {
         const duplex = yield* Client.connect(server.dial, { address: "test" })
-        yield* duplex.write([encoder.encode("go\n")])
+        yield* duplex.write([Bytes.encode("go\n")])
         const ended = yield* Effect.forkChild(server.server.awaitIdle)
         yield* TestClock.adjust("999 millis")
         assert.isUndefined(ended.pollUnsafe(), "still flushing before the timeout")

@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Config from "@socket-to-me/core/Config"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
@@ -32,8 +33,6 @@ const hostileName = Arbitrary.all([
 ]).pipe(Arbitrary.map(([pieces, random, mode]) =>
   mode === "pieces" ? pieces.join("") : mode === "random" ? random : pieces.join("") + random
 ))
-
-const encoder = new TextEncoder()
 
 describe("FileName", () => {
   it("accepts plain names and refuses everything that is not one, with a reason", () => {
@@ -98,7 +97,7 @@ describe("FileName", () => {
               Path.basename(path) === saved &&
               // The offered name, or one of its numbered variants.
               Array.from({ length: accepted }, (_, n) => FileName.numbered(name, n)).includes(saved) &&
-              encoder.encode(saved).length <= 255 &&
+              Bytes.encode(saved).length <= 255 &&
               Fs.readFileSync(path)[0] === 42
           })),
         { runs: 1000 }

@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as FrameCodec from "@socket-to-me/core/FrameCodec"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as CodecProperties from "@socket-to-me/testkit/CodecProperties"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
@@ -17,7 +18,7 @@ type ServerFrame = Protocol.Frame<Protocol.ServerMessage>
 
 const encodeJson = Schema.encodeSync(Schema.fromJsonString(Protocol.ServerMessage))
 const controlPayload = (message: Protocol.ServerMessage) =>
-  Uint8Array.from([Protocol.controlFrame, ...new TextEncoder().encode(encodeJson(message))])
+  Uint8Array.from([Protocol.controlFrame, ...Bytes.encode(encodeJson(message))])
 
 // The protocol as a codec of server frames: the length-prefixed codec below,
 // `Protocol` above it.
@@ -82,10 +83,10 @@ describe("files protocol", () => {
     [Arbitrary.schema(Schema.Uint8Array)],
     ([bytes]) =>
       Effect.gen(function*() {
-        const viaCodec = Buffer.concat(yield* Stream.runCollect(Protocol.codec().encode(Stream.make(Protocol.encodeData(bytes)))))
-        const viaWire = Buffer.from(Protocol.wire(Protocol.encodeData(bytes)))
-        const viaHeader = Buffer.concat([Protocol.dataFrameHeader(bytes.length), bytes])
-        return viaCodec.equals(viaWire) && viaCodec.equals(viaHeader)
+        const viaCodec = Bytes.concat(yield* Stream.runCollect(Protocol.codec().encode(Stream.make(Protocol.encodeData(bytes)))))
+        const viaWire = Protocol.wire(Protocol.encodeData(bytes))
+        const viaHeader = Bytes.concat([Protocol.dataFrameHeader(bytes.length), bytes])
+        return Bytes.equals(viaCodec, viaWire) && Bytes.equals(viaCodec, viaHeader)
       }),
     CodecProperties.propOptions
   )
@@ -94,7 +95,7 @@ describe("files protocol", () => {
     Effect.gen(function*() {
       const reasonOf = (payload: Uint8Array) =>
         Effect.map(Effect.flip(Protocol.decodeClientFrame(payload)), (error) => error.reason._tag)
-      const control = (text: string) => Uint8Array.from([Protocol.controlFrame, ...new TextEncoder().encode(text)])
+      const control = (text: string) => Uint8Array.from([Protocol.controlFrame, ...Bytes.encode(text)])
       assert.strictEqual(yield* reasonOf(new Uint8Array(0)), "BadFrame")
       assert.strictEqual(yield* reasonOf(Uint8Array.of(0x03, 1)), "BadFrame")
       assert.strictEqual(yield* reasonOf(Uint8Array.of(Protocol.controlFrame, 0xff, 0xfe)), "BadFrame")

@@ -4,6 +4,7 @@
  * sweeper leaving uploads in progress alone.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
 import * as Stream from "effect/Stream"
@@ -11,7 +12,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FileStore from "../src/files/FileStore.ts"
-import { randomBytes, sha256, staged, tempDirectory, visible } from "./support/files.ts"
+import { sha256, staged, tempDirectory, visible } from "./support/files.ts"
 
 const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Warn"))
@@ -21,7 +22,7 @@ describe("FileStore", () => {
     quiet(Effect.gen(function*() {
       const root = yield* tempDirectory
       const store = yield* FileStore.make({ directory: Path.join(root, "received") })
-      const bytes = randomBytes(100_000)
+      const bytes = Bytes.random(100_000)
       Fs.writeFileSync(Path.join(store.directory, "copied.bin"), bytes)
       const [first] = yield* Stream.runCollect(store.list)
       assert.strictEqual(first!.sha256, sha256(bytes))
@@ -33,7 +34,7 @@ describe("FileStore", () => {
       const [again] = yield* Stream.runCollect(store.list)
       assert.strictEqual(again!.sha256, "0".repeat(64))
       // A changed file does not match its record any more: hashed again.
-      const changed = randomBytes(100_001)
+      const changed = Bytes.random(100_001)
       Fs.writeFileSync(Path.join(store.directory, "copied.bin"), changed)
       const [fresh] = yield* Stream.runCollect(store.list)
       assert.strictEqual(fresh!.sha256, sha256(changed))
@@ -55,8 +56,8 @@ describe("FileStore", () => {
             : node.open(path, mode, options)
       }
       const store = yield* Effect.provideService(FileStore.make({ directory }), Disk.Disk, disk)
-      Fs.writeFileSync(Path.join(store.directory, "locked.bin"), randomBytes(10))
-      Fs.writeFileSync(Path.join(store.directory, "open.bin"), randomBytes(10))
+      Fs.writeFileSync(Path.join(store.directory, "locked.bin"), Bytes.random(10))
+      Fs.writeFileSync(Path.join(store.directory, "open.bin"), Bytes.random(10))
       const listed = yield* Stream.runCollect(store.list)
       assert.deepStrictEqual(listed.map((file) => file.name), ["open.bin"])
     })))
@@ -77,9 +78,9 @@ describe("FileStore", () => {
     quiet(Effect.gen(function*() {
       const root = yield* tempDirectory
       const store = yield* FileStore.make({ directory: Path.join(root, "received") })
-      const bytes = randomBytes(1000)
+      const bytes = Bytes.random(1000)
       const offer = { name: "a.bin", size: bytes.length, sha256: sha256(bytes) }
-      Fs.writeFileSync(Path.join(store.directory, FileStore.stagingFolder, `${FileStore.stagingKey(offer)}.part`), randomBytes(2000))
+      Fs.writeFileSync(Path.join(store.directory, FileStore.stagingFolder, `${FileStore.stagingKey(offer)}.part`), Bytes.random(2000))
       const saved = yield* Effect.scoped(Effect.gen(function*() {
         const upload = yield* store.upload(offer)
         assert.strictEqual(upload.offset, 0)
@@ -95,7 +96,7 @@ describe("FileStore", () => {
     quiet(Effect.gen(function*() {
       const root = yield* tempDirectory
       const store = yield* FileStore.make({ directory: Path.join(root, "received"), stagingExpiry: "1 minute" })
-      const bytes = randomBytes(1000)
+      const bytes = Bytes.random(1000)
       const offer = { name: "a.bin", size: bytes.length, sha256: sha256(bytes) }
       yield* Effect.scoped(Effect.gen(function*() {
         const upload = yield* store.upload(offer)

@@ -7,6 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import * as Config from "@socket-to-me/core/Config"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -23,9 +24,7 @@ import {
   corruptWrittenByte,
   decodeReplies,
   fillingDisk,
-  randomBytes,
   rawExchange,
-  sameBytes,
   serveFiles,
   sha256,
   signallingDisk,
@@ -57,16 +56,16 @@ for (const transport of transports) {
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
         const sizes = [0, 1, chunk - 1, chunk, chunk + 1, 10 * MiB]
         for (const size of sizes) {
-          const bytes = randomBytes(size)
+          const bytes = Bytes.random(size)
           const local = writeLocal(root, `file-${size}.bin`, bytes)
           const uploaded = yield* FilesClient.upload(served.target, local)
           assert.deepStrictEqual(uploaded, { name: `file-${size}.bin`, size, sha256: sha256(bytes), resumedAt: 0 })
-          assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, uploaded.name)), bytes))
+          assert.isTrue(Bytes.equals(Fs.readFileSync(Path.join(served.directory, uploaded.name)), bytes))
           const out = Path.join(root, `back-${size}.bin`)
           const downloaded = yield* FilesClient.download(served.target, uploaded.name, { out })
           assert.strictEqual(downloaded.sha256, sha256(bytes))
           assert.strictEqual(downloaded.resumedAt, 0)
-          assert.isTrue(sameBytes(Fs.readFileSync(out), bytes))
+          assert.isTrue(Bytes.equals(Fs.readFileSync(out), bytes))
         }
         const names = sizes.map((size) => `file-${size}.bin`).sort()
         const listed = yield* Stream.runCollect(FilesClient.list(served.target))
@@ -90,7 +89,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const bytes = randomBytes(10 * MiB)
+        const bytes = Bytes.random(10 * MiB)
         const local = writeLocal(root, "big.bin", bytes)
         // The client's connection dies (reset) after 3 MiB have left it.
         const killed = { ...served.target, dial: Effect.map(served.target.dial, Faults.resetAfter(3 * MiB, { direction: "write" })) }
@@ -114,7 +113,7 @@ for (const transport of transports) {
           { _tag: "Resumed", offset: held, total: bytes.length }
         ])
         assert.strictEqual(uploaded.sha256, sha256(bytes))
-        assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, "big.bin")), bytes))
+        assert.isTrue(Bytes.equals(Fs.readFileSync(Path.join(served.directory, "big.bin")), bytes))
         assert.deepStrictEqual(visible(served.directory), ["big.bin"])
         assert.deepStrictEqual(staged(served.directory), [])
         yield* served.server.server.awaitIdle
@@ -126,7 +125,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const directory = Path.join(root, "received")
-        const bytes = randomBytes(2 * MiB)
+        const bytes = Bytes.random(2 * MiB)
         const local = writeLocal(root, "big.bin", bytes)
         const stored = yield* Deferred.make<void>()
         yield* Effect.scoped(Effect.gen(function*() {
@@ -151,14 +150,14 @@ for (const transport of transports) {
         const uploaded = yield* FilesClient.upload(restarted.target, local)
         assert.strictEqual(uploaded.resumedAt, MiB)
         assert.strictEqual(uploaded.sha256, sha256(bytes))
-        assert.isTrue(sameBytes(Fs.readFileSync(Path.join(directory, "big.bin")), bytes))
+        assert.isTrue(Bytes.equals(Fs.readFileSync(Path.join(directory, "big.bin")), bytes))
       })))
 
     it.live("bytes corrupted in flight are rejected and nothing is kept", () =>
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const bytes = randomBytes(MiB)
+        const bytes = Bytes.random(MiB)
         const local = writeLocal(root, "report.pdf", bytes)
         // One bit inside the third data frame's file bytes (past its header).
         const offer = yield* Protocol.encodeClient({ type: "upload", name: "report.pdf", size: bytes.length, sha256: sha256(bytes) })
@@ -178,7 +177,7 @@ for (const transport of transports) {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
         // Six different contents and two copies of one of them (same offer).
-        const contents = Array.from({ length: 6 }, (_, i) => randomBytes(256 * 1024 + i * 1000))
+        const contents = Array.from({ length: 6 }, (_, i) => Bytes.random(256 * 1024 + i * 1000))
         contents.push(contents[0]!, contents[0]!)
         const locals = contents.map((bytes, i) => writeLocal(root, `local-${i}`, bytes))
         const uploads = yield* Effect.forEach(
@@ -190,7 +189,7 @@ for (const transport of transports) {
         assert.deepStrictEqual(uploads.map((upload) => upload.name).sort(), expected.sort())
         uploads.forEach((upload, i) => {
           assert.strictEqual(upload.sha256, sha256(contents[i]!))
-          assert.isTrue(sameBytes(Fs.readFileSync(Path.join(served.directory, upload.name)), contents[i]!))
+          assert.isTrue(Bytes.equals(Fs.readFileSync(Path.join(served.directory, upload.name)), contents[i]!))
         })
         assert.deepStrictEqual(visible(served.directory), expected.sort())
         assert.deepStrictEqual(staged(served.directory), [])
@@ -204,14 +203,14 @@ for (const transport of transports) {
           { directory: Path.join(root, "received") },
           { disk: fillingDisk(2 * MiB) }
         )
-        const local = writeLocal(root, "big.bin", randomBytes(5 * MiB))
+        const local = writeLocal(root, "big.bin", Bytes.random(5 * MiB))
         const error = yield* Effect.flip(FilesClient.upload(served.target, local))
         assert.strictEqual(codeOf(error), "disk-full")
         assert.match(error.message, /disk full/)
         assert.deepStrictEqual(staged(served.directory), [])
         assert.deepStrictEqual(visible(served.directory), [])
         // The server still serves what fits.
-        const small = writeLocal(root, "small.bin", randomBytes(1000))
+        const small = writeLocal(root, "small.bin", Bytes.random(1000))
         const uploaded = yield* FilesClient.upload(served.target, small)
         assert.strictEqual(uploaded.name, "small.bin")
       })))
@@ -220,7 +219,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const small = yield* serveFiles(transport, { directory: Path.join(root, "small"), maxFileBytes: 1000 })
-        const local = writeLocal(root, "a.bin", randomBytes(1001))
+        const local = writeLocal(root, "a.bin", Bytes.random(1001))
         const tooLarge = yield* Effect.flip(FilesClient.upload(small.target, local))
         assert.strictEqual(codeOf(tooLarge), "too-large")
         assert.include(tooLarge.message, "exceeds the limit of 1000 bytes")
@@ -244,7 +243,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const garbage = randomBytes(64 * 1024)
+        const garbage = Bytes.random(64 * 1024)
         garbage[0] = 0xff // announces a frame far over the cap
         const tooLarge = yield* Effect.flatMap(rawExchange(served.target, [garbage]), decodeReplies)
         assert.deepStrictEqual(tooLarge.map((frame) => frame._tag === "Control" ? frame.message.type : "data"), ["error"])
@@ -255,7 +254,7 @@ for (const transport of transports) {
         const unknownType = yield* wireFrames(Uint8Array.of(0x07, 1, 2, 3))
         const notJson = yield* wireFrames(Uint8Array.of(Protocol.controlFrame, 0x7b, 0x7b))
         const notMessage = yield* wireFrames(
-          Uint8Array.from([Protocol.controlFrame, ...new TextEncoder().encode(`{"type":"upload","name":"a","size":-1}`)])
+          Uint8Array.from([Protocol.controlFrame, ...Bytes.encode(`{"type":"upload","name":"a","size":-1}`)])
         )
         const dataFirst = yield* wireFrames(Protocol.encodeData(Uint8Array.of(1, 2, 3)))
         const codes: Array<string> = []
@@ -265,7 +264,7 @@ for (const transport of transports) {
         }
         assert.deepStrictEqual(codes, ["bad-frame", "bad-frame", "bad-request", "bad-request"])
 
-        const local = writeLocal(root, "after.bin", randomBytes(100_000))
+        const local = writeLocal(root, "after.bin", Bytes.random(100_000))
         const uploaded = yield* FilesClient.upload(served.target, local)
         assert.strictEqual(uploaded.name, "after.bin")
         yield* served.server.server.awaitIdle
@@ -282,7 +281,7 @@ for (const transport of transports) {
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") }, {
           handler: { frameDeadline: "200 millis" }
         })
-        const bytes = randomBytes(3 * chunk)
+        const bytes = Bytes.random(3 * chunk)
         const offer = yield* Protocol.encodeClient({ type: "upload", name: "slow.bin", size: bytes.length, sha256: sha256(bytes) })
         yield* Effect.scoped(Effect.gen(function*() {
           const duplex = yield* Client.connect(served.target.dial, { address: "test" })
@@ -331,12 +330,12 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const secret = writeLocal(root, "secret.txt", new TextEncoder().encode("outside the folder"))
+        const secret = writeLocal(root, "secret.txt", Bytes.encode("outside the folder"))
         Fs.symlinkSync(secret, Path.join(served.directory, "escape"))
         const error = yield* Effect.flip(FilesClient.download(served.target, "escape", { out: Path.join(root, "got") }))
         assert.strictEqual(codeOf(error), "not-found")
         assert.deepStrictEqual(yield* Stream.runCollect(FilesClient.list(served.target)), [])
-        const local = writeLocal(root, "payload", randomBytes(1000))
+        const local = writeLocal(root, "payload", Bytes.random(1000))
         const uploaded = yield* FilesClient.upload(served.target, local, { name: "escape" })
         assert.strictEqual(uploaded.name, "escape (1)")
         assert.strictEqual(Fs.readFileSync(secret, "utf8"), "outside the folder")
@@ -347,7 +346,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const bytes = randomBytes(1000)
+        const bytes = Bytes.random(1000)
         const offer = yield* Effect.flatMap(
           Protocol.encodeClient({ type: "upload", name: "same", size: bytes.length, sha256: sha256(bytes) }),
           (payload) => wireFrames(payload)
@@ -371,7 +370,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received"), stagingExpiry: "1 hour" })
-        const bytes = randomBytes(4 * MiB)
+        const bytes = Bytes.random(4 * MiB)
         const local = writeLocal(root, "big.bin", bytes)
         const killed = { ...served.target, dial: Effect.map(served.target.dial, Faults.resetAfter(MiB, { direction: "write" })) }
         yield* Effect.flip(FilesClient.upload(killed, local))
@@ -393,7 +392,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const bytes = randomBytes(3 * MiB + 17)
+        const bytes = Bytes.random(3 * MiB + 17)
         writeLocal(served.directory, "data.bin", bytes)
         const digest = sha256(bytes)
 
@@ -401,7 +400,7 @@ for (const transport of transports) {
         Fs.writeFileSync(FilesClient.partialPath(out, digest), bytes.subarray(0, MiB))
         const resumed = yield* FilesClient.download(served.target, "data.bin", { out })
         assert.strictEqual(resumed.resumedAt, MiB)
-        assert.isTrue(sameBytes(Fs.readFileSync(out), bytes))
+        assert.isTrue(Bytes.equals(Fs.readFileSync(out), bytes))
         assert.isFalse(Fs.existsSync(FilesClient.partialPath(out, digest)))
 
         const again = yield* Effect.flip(FilesClient.download(served.target, "data.bin", { out }))
@@ -409,7 +408,7 @@ for (const transport of transports) {
         assert.include(again.message, "already exists")
 
         const damagedOut = Path.join(root, "damaged.bin")
-        Fs.writeFileSync(FilesClient.partialPath(damagedOut, digest), randomBytes(MiB))
+        Fs.writeFileSync(FilesClient.partialPath(damagedOut, digest), Bytes.random(MiB))
         const damaged = yield* Effect.flip(FilesClient.download(served.target, "data.bin", { out: damagedOut }))
         assert.strictEqual(damaged.reason._tag, "VerifyFailed")
         assert.isFalse(Fs.existsSync(damagedOut))

@@ -7,10 +7,8 @@ import * as Effect from "effect/Effect"
 import * as Equivalence from "effect/Equivalence"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Bytes from "../src/Bytes.ts"
 import * as CodecProperties from "../src/CodecProperties.ts"
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /** Printable ASCII words: frames every codec below can carry. */
 const word = Arbitrary.schema(Schema.String.check(Schema.isPattern(/^[a-z]{0,8}$/)))
@@ -18,8 +16,8 @@ const word = Arbitrary.schema(Schema.String.check(Schema.isPattern(/^[a-z]{0,8}$
 /** Treats every read as one frame: round-trips, but depends on how bytes are cut. */
 const chunkPerFrame: FrameCodec.FrameCodec<string> = {
   name: "chunk-per-frame",
-  decode: (bytes) => Stream.map(bytes, (chunk) => decoder.decode(chunk)),
-  encode: (frames) => Stream.map(frames, (frame) => encoder.encode(frame))
+  decode: (bytes) => Stream.map(bytes, (chunk) => Bytes.decode(chunk)),
+  encode: (frames) => Stream.map(frames, (frame) => Bytes.encode(frame))
 }
 
 /** Cuts correctly, but its encoder keeps only the first frame of each chunk. */
@@ -100,7 +98,7 @@ describe("CodecProperties", () => {
     it.effect("report frames emitted before a failure", () =>
       Effect.gen(function*() {
         const outcome = yield* CodecProperties.decodeChunks(LineCodec.make({ maxLineBytes: 2 }), [[
-          encoder.encode("ab\nabc\n")
+          Bytes.encode("ab\nabc\n")
         ]])
         assert.deepStrictEqual(outcome, { frames: ["ab"], failure: "FrameTooLarge" })
       }))

@@ -23,8 +23,6 @@ import { nodeTcp } from "../support/NodeTestTransport.ts"
 const lineEcho = (frameDeadline: Duration.Input): Connection.Handler<ConnectionError.ConnectionError> =>
   Framing.handler(LineCodec.make({ maxLineBytes: 1024 }), (lines) => lines, { frameDeadline })
 
-const echo: Connection.Handler = (input) => input
-
 const F = "F".charCodeAt(0)
 const floodChunk = new Uint8Array(16 * 1024)
 
@@ -33,13 +31,6 @@ const floodChunk = new Uint8Array(16 * 1024)
 // the server doing.
 const echoOrFlood: Connection.Handler = (input) =>
   input.pipe(Stream.flatMap((chunk) => chunk[0] === F ? Stream.forever(Stream.succeed(floodChunk)) : Stream.succeed(chunk)))
-
-const assertClean = (server: Hostile.WatchedServer) =>
-  Effect.gen(function*() {
-    yield* server.server.awaitIdle
-    assert.strictEqual(yield* server.server.activeConnections, 0)
-    yield* server.assertNoLeaks
-  })
 
 const millisSince = (start: number) => Effect.map(Clock.currentTimeMillis, (now) => now - start)
 
@@ -67,12 +58,12 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         assert.strictEqual(yield* Hostile.roundTrip(steady, "still here\n"), "still here\n")
         assert.strictEqual(yield* server.server.activeConnections, 1)
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 
   it.effect("an idle connection is closed at the idle timeout; a busy bystander is not", () =>
     Effect.gen(function*() {
-      const server = yield* Hostile.serve(TestTransport.memory, echo, { idleTimeout: "10 seconds" })
+      const server = yield* Hostile.serve(TestTransport.memory, Hostile.echo, { idleTimeout: "10 seconds" })
       yield* Effect.scoped(Effect.gen(function*() {
         const idle = yield* Hostile.dialPeer(server)
         const busy = yield* Hostile.dialPeer(server)
@@ -90,7 +81,7 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         yield* TestClock.adjust("9 seconds")
         assert.lengthOf(server.exits, 1)
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 
   it.effect("a half-open peer (stops reading and writing while output is pending) is reclaimed by the idle timeout", () =>
@@ -116,7 +107,7 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         assert.isAtMost(stuck.closeEvents, 1)
         assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 })
 
@@ -141,12 +132,12 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
         assert.strictEqual(yield* Hostile.roundTrip(steady, "after\n"), "after\n")
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 
   it.live("an idle connection is closed at a 200 ms idle timeout; a busy bystander is not", () =>
     Effect.gen(function*() {
-      const server = yield* Hostile.serve(nodeTcp, echo, { idleTimeout: "200 millis" })
+      const server = yield* Hostile.serve(nodeTcp, Hostile.echo, { idleTimeout: "200 millis" })
       yield* Effect.scoped(Effect.gen(function*() {
         const busy = yield* Hostile.dialPeer(server)
         const idle = yield* Hostile.dialPeer(server)
@@ -167,7 +158,7 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         assert.strictEqual(yield* Hostile.roundTrip(busy, "after"), "after")
         assert.strictEqual(yield* server.server.activeConnections, 1)
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 
   it.live("a half-open peer is reclaimed by a 300 ms idle timeout, and its server socket is released at once", () =>
@@ -199,6 +190,6 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         })
         assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
 })

@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Connection from "@socket-to-me/core/Connection"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Clock from "effect/Clock"
@@ -32,10 +33,10 @@ const behaviours: Connection.Handler = (input, info) =>
   input.pipe(
     Stream.take(1),
     Stream.flatMap((first) => {
-      const ok = Stream.succeed(Hostile.encode("ok\n"))
+      const ok = Stream.succeed(Bytes.encode("ok\n"))
       switch (first[0]) {
         case byte("P"):
-          return Stream.concat(ok, Stream.fromEffect(Effect.as(info.draining, Hostile.encode("bye\n"))))
+          return Stream.concat(ok, Stream.fromEffect(Effect.as(info.draining, Bytes.encode("bye\n"))))
         case byte("S"):
           return Stream.concat(ok, Stream.never)
         default:
@@ -63,7 +64,7 @@ describe("adversarial drain over memory (TestClock)", () => {
 
         const draining = yield* Effect.forkChild(server.server.drain)
         const goodbye = yield* polite.readToEnd
-        assert.deepStrictEqual([Hostile.decode(goodbye.bytes), goodbye.end], ["bye\n", "eof"])
+        assert.deepStrictEqual([Bytes.decode(goodbye.bytes), goodbye.end], ["bye\n", "eof"])
         assert.strictEqual((yield* server.nextExit).reason._tag, "Drained")
 
         yield* TestClock.adjust("4999 millis")
@@ -87,7 +88,7 @@ describe("adversarial drain over memory (TestClock)", () => {
     Effect.gen(function*() {
       const server = yield* Hostile.serve(TestTransport.memory, behaviours, {
         shutdownGrace: "5 seconds",
-        refusal: new TextEncoder().encode("busy\n")
+        refusal: Bytes.encode("busy\n")
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const stubborn = yield* Hostile.dialPeer(server)
@@ -96,7 +97,7 @@ describe("adversarial drain over memory (TestClock)", () => {
         yield* Effect.yieldNow
         const late = yield* Hostile.dialPeer(server)
         const answer = yield* late.readToEnd
-        assert.deepStrictEqual([Hostile.decode(answer.bytes), answer.end], ["busy\n", "eof"])
+        assert.deepStrictEqual([Bytes.decode(answer.bytes), answer.end], ["busy\n", "eof"])
         assert.deepStrictEqual((yield* server.nextExit).reason, new Connection.Refused({ why: "draining", limit: 1024 }))
         // The one already admitted still has its grace period.
         assert.strictEqual(yield* server.server.activeConnections, 1)
@@ -149,7 +150,7 @@ describe("adversarial drain over tcp (short real grace)", () => {
         const start = yield* Clock.currentTimeMillis
         const draining = yield* Effect.forkChild(server.server.drain)
         const goodbye = yield* polite.readToEnd
-        assert.deepStrictEqual([Hostile.decode(goodbye.bytes), goodbye.end], ["bye\n", "eof"])
+        assert.deepStrictEqual([Bytes.decode(goodbye.bytes), goodbye.end], ["bye\n", "eof"])
         const summary = yield* Effect.timeout(Fiber.join(draining), "2 seconds")
         const elapsed = (yield* Clock.currentTimeMillis) - start
         assert.deepStrictEqual(summary, { drained: 1, interrupted: 1 })

@@ -10,6 +10,7 @@ import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Framing from "@socket-to-me/core/Framing"
 import * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
 import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
@@ -24,19 +25,11 @@ const frameEcho = (maxFrameBytes: number): Connection.Handler<ConnectionError.Co
   Framing.handler(LengthPrefixedCodec.make({ maxFrameBytes }), (frames) => frames)
 
 const prefixed = (...payloads: ReadonlyArray<Uint8Array>): Uint8Array =>
-  Hostile.concat(payloads.flatMap((payload) => {
+  Bytes.concat(payloads.flatMap((payload) => {
     const prefix = new Uint8Array(4)
     new DataView(prefix.buffer).setUint32(0, payload.byteLength)
     return [prefix, payload]
   }))
-
-// Everything a test opened is gone: no connection fiber, no socket, no handle.
-const assertClean = (server: Hostile.WatchedServer) =>
-  Effect.gen(function*() {
-    yield* server.server.awaitIdle
-    assert.strictEqual(yield* server.server.activeConnections, 0)
-    yield* server.assertNoLeaks
-  })
 
 // Text that exercises the decoder: multi-byte characters (split mid-character
 // by the faults), CRLF, empty lines, and a line exactly at the cap.
@@ -83,7 +76,7 @@ for (const transport of transports) {
           assert.strictEqual((yield* bystander.readToEnd).end, "eof")
           assert.strictEqual((yield* server.nextExit).reason._tag, "PeerClosed")
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
       }).pipe(Hostile.noTroubles))
 
     it.live("a length prefix over the cap fails at once, before any payload is read", () =>
@@ -91,9 +84,9 @@ for (const transport of transports) {
         const server = yield* Hostile.serve(transport, frameEcho(1024))
         yield* Effect.scoped(Effect.gen(function*() {
           const bystander = yield* Hostile.dialPeer(server)
-          const hello = prefixed(Hostile.encode("hello"))
+          const hello = prefixed(Bytes.encode("hello"))
           yield* bystander.write(hello)
-          assert.isTrue(Hostile.sameBytes(yield* bystander.read(hello.byteLength), hello))
+          assert.isTrue(Bytes.equals(yield* bystander.read(hello.byteLength), hello))
 
           const attacker = yield* Hostile.dialPeer(server)
           // Announces 2 GiB and sends nothing more: the server must not wait for
@@ -105,9 +98,9 @@ for (const transport of transports) {
           assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
 
           yield* bystander.write(hello)
-          assert.isTrue(Hostile.sameBytes(yield* bystander.read(hello.byteLength), hello))
+          assert.isTrue(Bytes.equals(yield* bystander.read(hello.byteLength), hello))
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
       }).pipe(Hostile.noTroubles))
 
     it.live("1-byte reads: every line of 5 concurrent clients comes back intact", () =>
@@ -122,10 +115,10 @@ for (const transport of transports) {
         replies.forEach((reply, i) => {
           // The server writes LF only: a CRLF line comes back without its CR.
           const expected = awkwardLines(i + 1).map((line) => `${line.replace(/\r$/, "")}\n`).join("")
-          assert.strictEqual(Hostile.decode(reply.bytes), expected)
+          assert.strictEqual(Bytes.decode(reply.bytes), expected)
           assert.strictEqual(reply.end, "eof")
         })
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(server.exits.map((exit) => exit.reason._tag), Array(5).fill("PeerClosed"))
       }).pipe(Hostile.noTroubles))
 
@@ -138,7 +131,7 @@ for (const transport of transports) {
         const server = yield* Hostile.serve(random, frameEcho(4096))
         // Sizes around the 4-byte prefix and the cap.
         const sizes = [0, 1, 3, 4, 5, 7, 8, 100, 1000, 4095, 4096]
-        const payloads = sizes.map((size, i) => Hostile.pattern(size, i))
+        const payloads = sizes.map((size, i) => Bytes.pattern(size, i))
         const wire = prefixed(...payloads)
         const replies = yield* Effect.forEach([1, 2, 3, 4], () =>
           Effect.scoped(Effect.gen(function*() {
@@ -148,10 +141,10 @@ for (const transport of transports) {
             return yield* peer.readToEnd
           })), { concurrency: "unbounded" })
         for (const reply of replies) {
-          assert.isTrue(Hostile.sameBytes(reply.bytes, wire))
+          assert.isTrue(Bytes.equals(reply.bytes, wire))
           assert.strictEqual(reply.end, "eof")
         }
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(server.exits.map((exit) => exit.reason._tag), Array(4).fill("PeerClosed"))
       }).pipe(Random.withSeed("adversarial framing"), Hostile.noTroubles))
 
@@ -163,12 +156,12 @@ for (const transport of transports) {
           const peer = yield* Hostile.dialPeer(server)
           // One write: three lines and the start of a fourth.
           yield* peer.write("one\ntwo\r\nthree\npar")
-          assert.strictEqual(Hostile.decode(yield* peer.read(14)), "one\ntwo\nthree\n")
+          assert.strictEqual(Bytes.decode(yield* peer.read(14)), "one\ntwo\nthree\n")
           assert.strictEqual(yield* Hostile.roundTrip(bystander, "bystander\n"), "bystander\n")
           yield* peer.write("tial\n")
-          assert.strictEqual(Hostile.decode(yield* peer.read(8)), "partial\n")
+          assert.strictEqual(Bytes.decode(yield* peer.read(8)), "partial\n")
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(server.exits.map((exit) => exit.reason._tag), ["PeerClosed", "PeerClosed"])
       }).pipe(Hostile.noTroubles))
 
@@ -179,17 +172,17 @@ for (const transport of transports) {
           const bystander = yield* Hostile.dialPeer(server)
           const peer = yield* Hostile.dialPeer(server)
           // One write: three frames (one empty) and two bytes of the next prefix.
-          const complete = prefixed(Hostile.encode("a"), new Uint8Array(0), Hostile.encode("ccc"))
-          const next = prefixed(Hostile.encode("split prefix"))
-          yield* peer.write(Hostile.concat([complete, next.subarray(0, 2)]))
-          assert.isTrue(Hostile.sameBytes(yield* peer.read(complete.byteLength), complete))
-          const ping = prefixed(Hostile.encode("bystander"))
+          const complete = prefixed(Bytes.encode("a"), new Uint8Array(0), Bytes.encode("ccc"))
+          const next = prefixed(Bytes.encode("split prefix"))
+          yield* peer.write(Bytes.concat([complete, next.subarray(0, 2)]))
+          assert.isTrue(Bytes.equals(yield* peer.read(complete.byteLength), complete))
+          const ping = prefixed(Bytes.encode("bystander"))
           yield* bystander.write(ping)
-          assert.isTrue(Hostile.sameBytes(yield* bystander.read(ping.byteLength), ping))
+          assert.isTrue(Bytes.equals(yield* bystander.read(ping.byteLength), ping))
           yield* peer.write(next.subarray(2))
-          assert.isTrue(Hostile.sameBytes(yield* peer.read(next.byteLength), next))
+          assert.isTrue(Bytes.equals(yield* peer.read(next.byteLength), next))
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(server.exits.map((exit) => exit.reason._tag), ["PeerClosed", "PeerClosed"])
       }).pipe(Hostile.noTroubles))
   })

@@ -5,7 +5,7 @@
  * the `TestClock` over memory, where each retry can be pinned to its delay.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Leaks from "@socket-to-me/testkit/Leaks"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as TransportErrors from "@socket-to-me/testkit/TransportErrors"
@@ -17,15 +17,6 @@ import * as SocketServer from "effect/socket/SocketServer"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
 import { transports } from "../support/transports.ts"
-
-const echo: Connection.Handler = (input) => input
-
-const assertClean = (server: Hostile.WatchedServer) =>
-  Effect.gen(function*() {
-    yield* server.server.awaitIdle
-    assert.strictEqual(yield* server.server.activeConnections, 0)
-    yield* server.assertNoLeaks
-  })
 
 const emfile = () =>
   new SocketServer.SocketServerError({
@@ -69,9 +60,9 @@ for (const transport of transports) {
   describe(`adversarial limits over ${transport.name}`, () => {
     it.live("limit + 1: the extra connection gets the refusal and is Refused; the others keep working; a freed slot is reused", () =>
       Effect.gen(function*() {
-        const server = yield* Hostile.serve(transport, echo, {
+        const server = yield* Hostile.serve(transport, Hostile.echo, {
           maxConnections: 3,
-          refusal: Hostile.encode("server full\n")
+          refusal: Bytes.encode("server full\n")
         })
         assert.strictEqual(server.server.maxConnections, 3)
         yield* Effect.scoped(Effect.gen(function*() {
@@ -82,7 +73,7 @@ for (const transport of transports) {
           assert.strictEqual(yield* server.server.activeConnections, 3)
 
           const extra = yield* Effect.scoped(Effect.flatMap(Hostile.dialPeer(server), (peer) => peer.readToEnd))
-          assert.strictEqual(Hostile.decode(extra.bytes), "server full\n")
+          assert.strictEqual(Bytes.decode(extra.bytes), "server full\n")
           assert.strictEqual(extra.end, "eof")
           const refused = yield* server.nextExit
           assert.strictEqual(refused.reason._tag, "Refused")
@@ -103,7 +94,7 @@ for (const transport of transports) {
           assert.strictEqual((yield* server.nextExit).reason._tag, "PeerClosed")
           assert.strictEqual(yield* server.server.activeConnections, 3)
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(
           server.exits.map((exit) => exit.reason._tag).sort(),
           ["PeerClosed", "PeerClosed", "PeerClosed", "PeerClosed", "Refused"]
@@ -117,7 +108,7 @@ describe("adversarial accept errors", () => {
     const logs = Hostile.captureLogs()
     return Effect.gen(function*() {
       const { failures, state, transport } = yield* flaky(TestTransport.memory)
-      const server = yield* Hostile.serve(transport, echo)
+      const server = yield* Hostile.serve(transport, Hostile.echo)
       yield* Effect.scoped(Effect.gen(function*() {
         const existing = yield* Hostile.dialPeer(server)
         assert.strictEqual(yield* Hostile.roundTrip(existing, "before"), "before")
@@ -139,7 +130,7 @@ describe("adversarial accept errors", () => {
         assert.strictEqual(yield* Fiber.join(reply), "queued")
         assert.strictEqual(yield* Hostile.roundTrip(existing, "after"), "after")
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
       const warnings = logs.lines.filter((line) => line.level === "Warn")
       assert.lengthOf(warnings, 3)
       for (const warning of warnings) {
@@ -155,7 +146,7 @@ describe("adversarial accept errors", () => {
     return Effect.gen(function*() {
       const tcp = transports.find((t) => t.name === "tcp")!
       const { failures, state, transport } = yield* flaky(tcp)
-      const server = yield* Hostile.serve(transport, echo)
+      const server = yield* Hostile.serve(transport, Hostile.echo)
       yield* Effect.scoped(Effect.gen(function*() {
         const existing = yield* Hostile.dialPeer(server)
         assert.strictEqual(yield* Hostile.roundTrip(existing, "before"), "before")
@@ -175,7 +166,7 @@ describe("adversarial accept errors", () => {
         assert.strictEqual(yield* Effect.timeout(Hostile.roundTrip(late, "recovered"), "2 seconds"), "recovered")
         assert.strictEqual(yield* Hostile.roundTrip(existing, "after"), "after")
       }))
-      yield* assertClean(server)
+      yield* Hostile.assertClean(server)
       const warnings = logs.lines.filter((line) => line.level === "Warn")
       assert.lengthOf(warnings, 3)
       for (const warning of warnings) assert.include(warning.message, "EMFILE")

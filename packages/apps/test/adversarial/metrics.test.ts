@@ -9,6 +9,7 @@ import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Framing from "@socket-to-me/core/Framing"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import * as Metrics from "@socket-to-me/core/Metrics"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Leaks from "@socket-to-me/testkit/Leaks"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -54,7 +55,7 @@ for (const transport of transports) {
         const server = yield* Hostile.serve(transport, app, {
           name,
           maxConnections: 2,
-          refusal: Hostile.encode("full\n")
+          refusal: Bytes.encode("full\n")
         })
         yield* Effect.scoped(Effect.gen(function*() {
           const a = yield* Hostile.dialPeer(server)
@@ -69,7 +70,7 @@ for (const transport of transports) {
 
           // Over the limit: refused with its message.
           const refused = yield* Effect.scoped(Effect.flatMap(Hostile.dialPeer(server), (peer) => peer.readToEnd))
-          assert.strictEqual(Hostile.decode(refused.bytes), "full\n")
+          assert.strictEqual(Bytes.decode(refused.bytes), "full\n")
           assert.strictEqual((yield* server.nextExit).reason._tag, "Refused")
 
           // A defect in a's handler.

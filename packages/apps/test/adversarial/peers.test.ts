@@ -9,6 +9,7 @@ import type * as Connection from "@socket-to-me/core/Connection"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Framing from "@socket-to-me/core/Framing"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Latch from "effect/Latch"
@@ -16,15 +17,6 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Hostile from "../support/Hostile.ts"
 import { transports } from "../support/transports.ts"
-
-const echo: Connection.Handler = (input) => input
-
-const assertClean = (server: Hostile.WatchedServer) =>
-  Effect.gen(function*() {
-    yield* server.server.awaitIdle
-    assert.strictEqual(yield* server.server.activeConnections, 0)
-    yield* server.assertNoLeaks
-  })
 
 // For each line, a 1 KiB reply; after the input ends, a last line with the
 // count. The output outlives the input by far, which is what a half-close
@@ -78,22 +70,22 @@ for (const transport of transports) {
         for (const reply of replies) {
           assert.strictEqual(reply.end, "eof")
           assert.strictEqual(reply.bytes.byteLength, expected.length)
-          assert.strictEqual(Hostile.decode(reply.bytes), expected)
+          assert.strictEqual(Bytes.decode(reply.bytes), expected)
         }
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         assert.deepStrictEqual(server.exits.map((exit) => exit.reason._tag), ["PeerClosed", "PeerClosed"])
       }).pipe(Hostile.noTroubles))
 
     it.live("RST mid-stream ends that connection with PeerReset; a bystander carries on", () =>
       Effect.gen(function*() {
-        const server = yield* Hostile.serve(transport, echo)
+        const server = yield* Hostile.serve(transport, Hostile.echo)
         yield* Effect.scoped(Effect.gen(function*() {
           const bystander = yield* Hostile.dialPeer(server)
           assert.strictEqual(yield* Hostile.roundTrip(bystander, "before"), "before")
           yield* Effect.scoped(Effect.gen(function*() {
             const attacker = yield* Hostile.dialPeer(server)
             // 1 MiB on its way in and (echoed) on its way out when the reset hits.
-            yield* Effect.forkScoped(Effect.ignore(attacker.write(Hostile.pattern(1024 * 1024))))
+            yield* Effect.forkScoped(Effect.ignore(attacker.write(Bytes.pattern(1024 * 1024))))
             yield* attacker.read(64 * 1024)
             yield* attacker.duplex.reset
           }))
@@ -102,7 +94,7 @@ for (const transport of transports) {
           assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
           assert.strictEqual(yield* server.server.activeConnections, 1)
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
       }).pipe(Hostile.noTroubles))
 
     for (const how of ["close", "reset"] as const) {
@@ -117,7 +109,7 @@ for (const transport of transports) {
             transport,
             (socket) => Effect.andThen(Queue.offer(accepted, undefined), gate.whenOpen(Effect.succeed(socket)))
           )
-          const server = yield* Hostile.serve(gated, echo)
+          const server = yield* Hostile.serve(gated, Hostile.echo)
           yield* Effect.scoped(Effect.gen(function*() {
             const bystander = yield* Hostile.dialPeer(server)
             yield* Queue.take(accepted)
@@ -137,7 +129,7 @@ for (const transport of transports) {
             if (how === "close") assert.strictEqual(ended.reason._tag, "PeerClosed")
             assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
           }))
-          yield* assertClean(server)
+          yield* Hostile.assertClean(server)
         }).pipe(Hostile.noTroubles))
     }
 
@@ -160,7 +152,7 @@ for (const transport of transports) {
             assert.strictEqual(yield* Hostile.roundTrip(bystander, `after ${line}\n`), `after ${line}\n`)
           }
         }))
-        yield* assertClean(server)
+        yield* Hostile.assertClean(server)
         // Each failure is logged once, as a warning with its cause, and never
         // as an unhandled error.
         const warnings = logs.lines.filter((line) => line.level === "Warn")

@@ -7,6 +7,7 @@ import * as Client from "@socket-to-me/core/Client"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Duplex from "@socket-to-me/core/Duplex"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
@@ -25,8 +26,6 @@ export interface Peer {
   /** Reads until the server closes; returns the lines read meanwhile and how the input ended. */
   readonly readToEnd: Effect.Effect<{ readonly lines: ReadonlyArray<string>; readonly failed: boolean }, Error>
 }
-
-const encoder = new TextEncoder()
 
 /** How long a test waits for one expected line before failing. */
 export const expectTimeout = "20 seconds"
@@ -86,7 +85,7 @@ export const connect = Effect.fnUntraced(function*(server: TestTransport.TestSer
     duplex,
     readBatch,
     seen,
-    send: (...lines) => duplex.write([encoder.encode(lines.map((line) => `${line}\n`).join(""))]),
+    send: (...lines) => duplex.write([Bytes.encode(lines.map((line) => `${line}\n`).join(""))]),
     sendBytes: (bytes) => duplex.write([bytes]),
     expect,
     readToEnd

@@ -7,11 +7,13 @@
  * Every helper works over any `TestTransport`, so one test body runs over
  * the memory network and real loopback TCP.
  */
+import { assert } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Duplex from "@socket-to-me/core/Duplex"
 import type * as Server from "@socket-to-me/core/Server"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -24,33 +26,6 @@ import * as SocketServer from "effect/socket/SocketServer"
 import * as Stream from "effect/Stream"
 
 export const address = "test"
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-export const encode = (text: string): Uint8Array => encoder.encode(text)
-export const decode = (bytes: Uint8Array): string => decoder.decode(bytes)
-
-export const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
-  const list = Array.from(chunks)
-  const out = new Uint8Array(list.reduce((n, c) => n + c.byteLength, 0))
-  let offset = 0
-  for (const chunk of list) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i])
-
-/** Deterministic bytes (no randomness needed to tell them apart). */
-export const pattern = (size: number, seed = 0): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff
-  return bytes
-}
 
 /** One ended connection, as the server reported it. */
 export interface Ended {
@@ -85,6 +60,17 @@ export const serve = Effect.fnUntraced(function*<E, R>(
   })
   return { ...server, nextExit: Queue.take(ended) }
 })
+
+/** Echoes every byte back: the handler of tests about the server, not the app. */
+export const echo: Connection.Handler = (input) => input
+
+/** Everything a test opened is gone: no connection fiber, no socket, no handle. */
+export const assertClean = (server: WatchedServer) =>
+  Effect.gen(function*() {
+    yield* server.server.awaitIdle
+    assert.strictEqual(yield* server.server.activeConnections, 0)
+    yield* server.assertNoLeaks
+  })
 
 /** A client connection to `listener`, closed with the scope. No retries: a refused dial is a test failure. */
 export const connect = (listener: TestTransport.Listener) => Client.connect(listener.dial, { address, retries: 0 })
@@ -122,7 +108,7 @@ export const peerOf = Effect.fnUntraced(function*(duplex: Duplex.Duplex) {
           got += chunk.byteLength
         }
       }
-      const all = concat(chunks)
+      const all = Bytes.concat(chunks)
       spare = all.subarray(size)
       return all.subarray(0, size)
     })
@@ -131,7 +117,7 @@ export const peerOf = Effect.fnUntraced(function*(duplex: Duplex.Duplex) {
     spare = new Uint8Array(0)
     while (true) {
       const result = yield* Effect.result(pull)
-      if (result._tag === "Failure") return { bytes: concat(chunks), end: describeEnd(result.failure) }
+      if (result._tag === "Failure") return { bytes: Bytes.concat(chunks), end: describeEnd(result.failure) }
       chunks.push(...result.success)
     }
   })
@@ -139,7 +125,7 @@ export const peerOf = Effect.fnUntraced(function*(duplex: Duplex.Duplex) {
     duplex,
     read,
     readToEnd,
-    write: (data) => duplex.write([typeof data === "string" ? encode(data) : data])
+    write: (data) => duplex.write([Bytes.from(data)])
   }
   return peer
 })
@@ -151,7 +137,7 @@ export const dialPeer = (listener: TestTransport.Listener) => Effect.flatMap(con
 export const roundTrip = (peer: Peer, text: string, expected: string = text) =>
   Effect.gen(function*() {
     yield* peer.write(text)
-    return decode(yield* peer.read(encode(expected).byteLength))
+    return Bytes.decode(yield* peer.read(Bytes.encode(expected).byteLength))
   })
 
 /**
@@ -214,7 +200,7 @@ export const probe = (transport: TestTransport.TestTransport) => {
         bytesWritten: 0
       }
       sockets.push(record)
-      const sizeOf = (chunk: Uint8Array | string) => typeof chunk === "string" ? encode(chunk).byteLength : chunk.byteLength
+      const sizeOf = (chunk: Uint8Array | string) => Bytes.from(chunk).byteLength
       const track = (write: Effect.Effect<void, Socket.SocketError>, size: number) =>
         Effect.suspend(() => {
           record.writesStarted++

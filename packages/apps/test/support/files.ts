@@ -4,6 +4,7 @@
  * holds.
  */
 import * as Client from "@socket-to-me/core/Client"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import type * as Server from "@socket-to-me/core/Server"
@@ -52,13 +53,6 @@ export const serveFiles = Effect.fnUntraced(function*(
   return served
 })
 
-/** `size` random bytes. */
-export const randomBytes = (size: number): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  Crypto.randomFillSync(bytes)
-  return bytes
-}
-
 export const sha256 = (bytes: Uint8Array): string => Crypto.createHash("sha256").update(bytes).digest("hex")
 
 /** Writes `bytes` to `dir/name` and returns the path. */
@@ -74,8 +68,6 @@ export const visible = (dir: string): Array<string> => Fs.readdirSync(dir).filte
 /** The staging files of a served folder. */
 export const staged = (dir: string): Array<string> => Fs.readdirSync(Path.join(dir, FileStore.stagingFolder)).sort()
 
-export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
-
 /**
  * Flips one bit of the byte at `offset` of everything the socket writes (a
  * bit error in flight, past the length prefixes if `offset` is chosen so).
@@ -90,14 +82,31 @@ export const corruptWrittenByte = (offset: number) => (socket: Socket.Socket): S
     copy[offset - start]! ^= 0x01
     return copy
   }
-  const toBytes = (chunk: Uint8Array | string) => typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk
   return Faults.mapSocket(socket, {
     writer: (writer) =>
       Effect.succeed({
-        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : writer.write(corrupt(toBytes(chunk))),
-        writeAll: (chunks) => writer.writeAll(Arr.map(chunks, (chunk) => corrupt(toBytes(chunk))))
+        write: (chunk) => Socket.isCloseEvent(chunk) ? writer.write(chunk) : writer.write(corrupt(Bytes.from(chunk))),
+        writeAll: (chunks) => writer.writeAll(Arr.map(chunks, (chunk) => corrupt(Bytes.from(chunk))))
       })
   })
+}
+
+// A node disk whose writes to files under `.staging` (upload data) go
+// through `write`, given the real handle and the file's path; other files
+// are left alone.
+const stagingWrites = (
+  write: (handle: Disk.Handle, path: string, buffers: ReadonlyArray<Uint8Array>, position: number) => Effect.Effect<void, Disk.DiskError>
+): Disk.Disk["Service"] => {
+  const disk = Disk.makeNode()
+  return {
+    ...disk,
+    open: (path, mode, options) =>
+      Effect.map(disk.open(path, mode, options), (handle): Disk.Handle =>
+        !path.includes(`${Path.sep}${FileStore.stagingFolder}${Path.sep}`) ? handle : {
+          ...handle,
+          write: (buffers, position) => write(handle, path, buffers, position)
+        })
+  }
 }
 
 /**
@@ -107,25 +116,16 @@ export const corruptWrittenByte = (offset: number) => (socket: Socket.Socket): S
  * count starts again.
  */
 export const fillingDisk = (afterBytes: number): Disk.Disk["Service"] => {
-  const disk = Disk.makeNode()
   let written = 0
-  return {
-    ...disk,
-    open: (path, mode, options) =>
-      Effect.map(disk.open(path, mode, options), (handle): Disk.Handle =>
-        !path.includes(`${Path.sep}${FileStore.stagingFolder}${Path.sep}`) ? handle : {
-          ...handle,
-          write: (buffers, position) => {
-            const total = buffers.reduce((n, buffer) => n + buffer.length, 0)
-            if (written + total > afterBytes) {
-              written = 0
-              return Effect.fail(new Disk.DiskError({ reason: new Disk.NoSpace(), operation: "write", path }))
-            }
-            written += total
-            return handle.write(buffers, position)
-          }
-        })
-  }
+  return stagingWrites((handle, path, buffers, position) => {
+    const total = buffers.reduce((n, buffer) => n + buffer.length, 0)
+    if (written + total > afterBytes) {
+      written = 0
+      return Effect.fail(new Disk.DiskError({ reason: new Disk.NoSpace(), operation: "write", path }))
+    }
+    written += total
+    return handle.write(buffers, position)
+  })
 }
 
 /**
@@ -133,21 +133,13 @@ export const fillingDisk = (afterBytes: number): Disk.Disk["Service"] => {
  * under `.staging`: a test can wait for the server to have stored a prefix.
  */
 export const signallingDisk = (bytes: number, reached: Deferred.Deferred<void>): Disk.Disk["Service"] => {
-  const disk = Disk.makeNode()
   let written = 0
-  return {
-    ...disk,
-    open: (path, mode, options) =>
-      Effect.map(disk.open(path, mode, options), (handle): Disk.Handle =>
-        !path.includes(`${Path.sep}${FileStore.stagingFolder}${Path.sep}`) ? handle : {
-          ...handle,
-          write: (buffers, position) =>
-            Effect.tap(handle.write(buffers, position), () => {
-              written += buffers.reduce((n, buffer) => n + buffer.length, 0)
-              return written >= bytes ? Deferred.succeed(reached, undefined) : Effect.void
-            })
-        })
-  }
+  return stagingWrites((handle, _path, buffers, position) =>
+    Effect.tap(handle.write(buffers, position), () => {
+      written += buffers.reduce((n, buffer) => n + buffer.length, 0)
+      return written >= bytes ? Deferred.succeed(reached, undefined) : Effect.void
+    })
+  )
 }
 
 /** Every path under `root`, relative, sorted (directories included). */
@@ -173,12 +165,11 @@ export const rawExchange = (target: FilesClient.Target<Scope.Scope>, bytes: Read
   }))
 
 const isErrorMessage = (payload: Uint8Array): boolean =>
-  new TextDecoder().decode(payload.subarray(1)).startsWith("{\"type\":\"error\"")
+  Bytes.decode(payload.subarray(1)).startsWith("{\"type\":\"error\"")
 
 /** The wire bytes of frames with the given payloads. */
 export const wireFrames = (...payloads: ReadonlyArray<Uint8Array>) =>
-  Effect.map(Stream.runCollect(Protocol.codec().encode(Stream.fromIterable(payloads))), (chunks) =>
-    Buffer.concat(chunks))
+  Effect.map(Stream.runCollect(Protocol.codec().encode(Stream.fromIterable(payloads))), Bytes.concat)
 
 /** Decodes server frame payloads into messages (data frames as `Data`). */
 export const decodeReplies = (payloads: ReadonlyArray<Uint8Array>) =>
