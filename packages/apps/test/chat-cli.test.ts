@@ -4,57 +4,8 @@
  * server closed), one-line errors, and a graceful stop. Real TCP on port 0.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
 import { createConnection } from "node:net"
-import { fileURLToPath } from "node:url"
-
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-// Every child is killed by a hard timer, so a hung CLI fails the test instead of the suite.
-const run = (args: ReadonlyArray<string>, input: string): Promise<Result> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input)
-  })
-
-const start = (args: ReadonlyArray<string>): Promise<{ child: ChildProcess; port: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`no listening line: ${stdout}`))
-    }, 20_000)
-    child.stdout!.on("data", (chunk) => {
-      stdout += chunk
-      const match = /^chat listening on 127\.0\.0\.1:(\d+)$/m.exec(stdout)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, port: match[1]! })
-      }
-    })
-  })
-
-const stop = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    child.on("exit", (code) => resolve(code))
-    child.kill("SIGTERM")
-  })
+import * as Cli from "./support/Cli.ts"
 
 // A raw client (what nc does) that logs in, sends lines, and waits for
 // lines to arrive.
@@ -83,22 +34,23 @@ const watch = (port: string, nick: string) => {
 
 describe("socket-to-me chat CLI", () => {
   it("rejects a bad --nick with one line", async () => {
-    const nick = await run(["chat", "join", "--nick", "no spaces"], "")
+    const nick = await Cli.run(["chat", "join", "--nick", "no spaces"], { input: "" })
     assert.strictEqual(nick.code, 1)
     assert.strictEqual(nick.stderr.trim().split("\n").length, 1)
     assert.include(nick.stderr, "--nick")
   })
 
   it("serve prints its address; join with piped stdin sends each line, prints the replies, and exits", async () => {
-    const { child, port } = await start(["chat", "serve", "--port", "0"])
+    const server = await Cli.start(["chat", "serve", "--port", "0"], /^chat listening on 127\.0\.0\.1:(\d+)$/m)
+    const port = server.listening[1]!
     try {
       const watcher = watch(port, "watcher")
       await watcher.until("* you joined lobby")
       watcher.send("/join dev")
       await watcher.until("* you joined dev")
-      const result = await run(
+      const result = await Cli.run(
         ["chat", "join", "--nick", "ada", "--room", "dev", "--port", port],
-        "hello from a pipe\n/who\n/me waves\n"
+        { input: "hello from a pipe\n/who\n/me waves\n" }
       )
       assert.strictEqual(result.code, 0, result.stderr)
       assert.deepStrictEqual(result.stdout.trim().split("\n"), [
@@ -113,12 +65,12 @@ describe("socket-to-me chat CLI", () => {
       const seen = await watcher.until("* ada quit")
       assert.include(seen, "* ada joined dev\n<ada> hello from a pipe\n** ada waves\n")
 
-      const taken = await run(["chat", "join", "--nick", "WATCHER", "--port", port], "hi\n")
+      const taken = await Cli.run(["chat", "join", "--nick", "WATCHER", "--port", port], { input: "hi\n" })
       assert.strictEqual(taken.code, 1)
       assert.strictEqual(taken.stderr.trim(), "socket-to-me: nickname WATCHER is taken")
       watcher.close()
     } finally {
-      assert.strictEqual(await stop(child), 0)
+      assert.strictEqual(await Cli.stop(server), 0)
     }
   })
 })

@@ -3,6 +3,7 @@
  * over every transport in `transports` (memory network and real TCP).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
@@ -11,16 +12,9 @@ import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import { transports } from "./support/transports.ts"
 
-const bytes = (...parts: ReadonlyArray<string | ReadonlyArray<number>>): Uint8Array => {
-  const encoded = parts.map((part) => typeof part === "string" ? new TextEncoder().encode(part) : Uint8Array.from(part))
-  const out = new Uint8Array(encoded.reduce((n, part) => n + part.byteLength, 0))
-  let offset = 0
-  for (const part of encoded) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
+// Text and raw bytes (invalid UTF-8 on purpose) as one chunk.
+const bytes = (...parts: ReadonlyArray<string | ReadonlyArray<number>>): Uint8Array =>
+  Bytes.concat(parts.map((part) => typeof part === "string" ? part : Uint8Array.from(part)))
 
 // `/who` is answered by the room after everything the peer sent before it,
 // so its reply is a barrier: what the peer sent earlier has been handled.

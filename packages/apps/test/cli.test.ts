@@ -4,69 +4,20 @@
  * an echo round trip between `echo serve` and `echo send`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
 import { createServer, type Socket } from "node:net"
-import { fileURLToPath } from "node:url"
-
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-// Every child is killed by a hard timer, so a hung CLI fails the test instead of the suite.
-const run = (args: ReadonlyArray<string>): Promise<Result> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-
-// Starts a long-running command and resolves once it printed its `listening on` line.
-const start = (args: ReadonlyArray<string>): Promise<{ child: ChildProcess; address: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`no listening line: ${stdout}`))
-    }, 20_000)
-    child.stdout!.on("data", (chunk) => {
-      stdout += chunk
-      const match = / listening on (\S+)/.exec(stdout)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, address: match[1]! })
-      }
-    })
-  })
-
-const stop = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    child.on("exit", (code) => resolve(code))
-    child.kill("SIGTERM")
-  })
+import * as Cli from "./support/Cli.ts"
 
 describe("socket-to-me CLI", () => {
   it("prints help at every level", async () => {
     for (const args of [["--help"], ["echo", "--help"], ["echo", "serve", "--help"], ["echo", "send", "--help"]]) {
-      const result = await run(args)
+      const result = await Cli.run(args)
       assert.strictEqual(result.code, 0, args.join(" "))
       assert.include(result.stdout, "USAGE")
     }
   })
 
   it("rejects a bad port with one line naming the problem", async () => {
-    const result = await run(["echo", "serve", "--port", "99999"])
+    const result = await Cli.run(["echo", "serve", "--port", "99999"])
     assert.strictEqual(result.code, 1)
     assert.strictEqual(result.stdout, "")
     const lines = result.stderr.trim().split("\n")
@@ -77,7 +28,7 @@ describe("socket-to-me CLI", () => {
   })
 
   it("rejects a bad duration", async () => {
-    const result = await run(["echo", "serve", "--idle-timeout", "soon"])
+    const result = await Cli.run(["echo", "serve", "--idle-timeout", "soon"])
     assert.strictEqual(result.code, 1)
     assert.include(result.stderr, "--idle-timeout")
   })
@@ -86,19 +37,19 @@ describe("socket-to-me CLI", () => {
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
     const port = (blocker.address() as { port: number }).port
-    const result = await run(["echo", "serve", "--port", String(port)])
+    const result = await Cli.run(["echo", "serve", "--port", String(port)])
     await new Promise<void>((resolve) => blocker.close(() => resolve()))
     assert.strictEqual(result.code, 1)
     assert.strictEqual(result.stderr.trim(), `socket-to-me: address 127.0.0.1:${port} is already in use`)
   })
 
   it("echo send gets its words back from echo serve", async () => {
-    const { address, child } = await start(["echo", "serve", "--port", "0"])
-    const port = address.split(":")[1]!
-    const result = await run(["echo", "send", "--port", port, "hello", "wide", "world"])
+    const server = await Cli.start(["echo", "serve", "--port", "0"], / listening on (\S+)/)
+    const port = server.listening[1]!.split(":")[1]!
+    const result = await Cli.run(["echo", "send", "--port", port, "hello", "wide", "world"])
     assert.strictEqual(result.code, 0)
     assert.strictEqual(result.stdout, "hello wide world\n")
-    assert.strictEqual(await stop(child), 0)
+    assert.strictEqual(await Cli.stop(server), 0)
   })
 
   it("echo send to a closed port fails with one line", async () => {
@@ -106,7 +57,7 @@ describe("socket-to-me CLI", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
     const port = (blocker.address() as { port: number }).port
     await new Promise<void>((resolve) => blocker.close(() => resolve()))
-    const result = await run(["echo", "send", "--port", String(port), "hi"])
+    const result = await Cli.run(["echo", "send", "--port", String(port), "hi"])
     assert.strictEqual(result.code, 1)
     assert.match(result.stderr.trim(), /^socket-to-me: cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/)
   })
@@ -117,20 +68,12 @@ describe("socket-to-me CLI", () => {
     const held: Array<Socket> = []
     const silent = createServer({ allowHalfOpen: true }, (socket) => {
       held.push(socket)
-      socket.once("data", () => child.kill("SIGINT"))
+      socket.once("data", () => client.child.kill("SIGINT"))
     })
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
     const port = (silent.address() as { port: number }).port
-    const child = spawn(process.execPath, [bin, "echo", "send", "--port", String(port), "hi"], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-      child.on("exit", (code) => {
-        clearTimeout(timer)
-        resolve(code)
-      })
-    })
+    const client = Cli.spawn(["echo", "send", "--port", String(port), "hi"])
+    const { code } = await client.exited
     held.forEach((socket) => socket.destroy())
     await new Promise<void>((resolve) => silent.close(() => resolve()))
     assert.strictEqual(code, 130)

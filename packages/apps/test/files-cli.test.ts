@@ -3,64 +3,22 @@
  * temporary folder), and the progress display's formatting.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Crypto from "node:crypto"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Progress from "../src/cli/Progress.ts"
 import * as FilesCommand from "../src/cli/FilesCommand.ts"
 import * as FileStore from "../src/files/FileStore.ts"
+import * as Cli from "./support/Cli.ts"
+import { sha256 } from "./support/files.ts"
 
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+// These commands move a few MiB each, several side by side: more time than the default.
+const killAfter = 30_000
 
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+// A command run in `cwd`.
+const run = (args: ReadonlyArray<string>, cwd: string) => Cli.run(args, { cwd, killAfter })
 
-// Every child is killed by a hard timer, so a hung CLI fails the test instead of the suite.
-const run = (args: ReadonlyArray<string>, cwd: string): Promise<Result> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-
-const start = (args: ReadonlyArray<string>, cwd: string): Promise<{ child: ChildProcess; port: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "ignore"] })
-    let stdout = ""
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`no listening line: ${stdout}`))
-    }, 30_000)
-    child.stdout!.on("data", (chunk) => {
-      stdout += chunk
-      const match = /^files listening on 127\.0\.0\.1:(\d+)$/m.exec(stdout)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, port: match[1]! })
-      }
-    })
-  })
-
-const stop = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    child.on("exit", (code) => resolve(code))
-    child.kill("SIGTERM")
-  })
-
-const sha256 = (bytes: Uint8Array) => Crypto.createHash("sha256").update(bytes).digest("hex")
 
 describe("socket-to-me files", () => {
   it("prints help for the files commands", async () => {
@@ -75,9 +33,14 @@ describe("socket-to-me files", () => {
 
   it("serve, send (fresh, resumed, duplicate name), list and get; errors are one line with exit 1", async () => {
     const cwd = Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-files-cli-"))
-    const { child, port } = await start(["files", "serve", "--port", "0", "--max-size", "4MiB"], cwd)
+    const server = await Cli.start(
+      ["files", "serve", "--port", "0", "--max-size", "4MiB"],
+      /^files listening on 127\.0\.0\.1:(\d+)$/m,
+      { cwd, killAfter }
+    )
+    const port = server.listening[1]!
     try {
-      const bytes = Crypto.randomBytes(3 * 1024 * 1024 + 5)
+      const bytes = Bytes.random(3 * 1024 * 1024 + 5)
       Fs.writeFileSync(Path.join(cwd, "report.pdf"), bytes)
       const digest = sha256(bytes)
 
@@ -113,9 +76,9 @@ describe("socket-to-me files", () => {
       const got = await run(["files", "get", "report (1).pdf", "--out", "copy.pdf", "--port", port], cwd)
       assert.strictEqual(got.code, 0, got.stderr)
       assert.strictEqual(got.stdout, `saved report (1).pdf to copy.pdf (${bytes.length} bytes, sha256 ${digest} verified)\n`)
-      assert.isTrue(Buffer.compare(Fs.readFileSync(Path.join(cwd, "copy.pdf")), bytes) === 0)
+      assert.isTrue(Bytes.equals(Fs.readFileSync(Path.join(cwd, "copy.pdf")), bytes))
 
-      const oneLine = (result: Result, pattern: RegExp) => {
+      const oneLine = (result: Cli.Result, pattern: RegExp) => {
         assert.strictEqual(result.code, 1)
         assert.strictEqual(result.stdout, "")
         const errors = result.stderr.trim().split("\n").filter((line) => line.startsWith("socket-to-me"))
@@ -123,7 +86,7 @@ describe("socket-to-me files", () => {
         assert.match(errors[0]!, pattern)
         assert.notInclude(result.stderr, "    at ")
       }
-      Fs.writeFileSync(Path.join(cwd, "big.bin"), Crypto.randomBytes(5 * 1024 * 1024))
+      Fs.writeFileSync(Path.join(cwd, "big.bin"), Bytes.random(5 * 1024 * 1024))
       // Independent failures, run side by side.
       const [tooLarge, badName, missing, notFound, exists, badSize] = await Promise.all([
         run(["files", "send", "big.bin", "--port", port], cwd),
@@ -141,7 +104,7 @@ describe("socket-to-me files", () => {
       assert.strictEqual(badSize!.code, 1)
       assert.include(badSize!.stderr, "--max-size")
     } finally {
-      const code = await stop(child)
+      const code = await Cli.stop(server)
       Fs.rmSync(cwd, { recursive: true, force: true })
       assert.strictEqual(code, 0)
     }

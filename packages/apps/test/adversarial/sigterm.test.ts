@@ -9,28 +9,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
-import { fileURLToPath } from "node:url"
 import * as NodeTransport from "../../src/NodeTransport.ts"
+import * as Cli from "../support/Cli.ts"
 import * as Hostile from "../support/Hostile.ts"
-
-const bin = fileURLToPath(new URL("../../src/bin.ts", import.meta.url))
-
-interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  /** `performance.now()` when the process exited. */
-  readonly at: number
-}
-
-interface Cli {
-  readonly process: ChildProcess.ChildProcess
-  readonly port: number
-  readonly stderr: () => string
-  readonly exited: Deferred.Deferred<Exited>
-}
 
 /**
  * Starts the echo server CLI on a free port and waits for its listening
@@ -38,38 +20,17 @@ interface Cli {
  */
 const startCli = (grace: string) =>
   Effect.acquireRelease(
-    Effect.gen(function*() {
-      const exited = yield* Deferred.make<Exited>()
-      return yield* Effect.callback<Cli, Error>((resume) => {
-        const child = ChildProcess.spawn(
-          process.execPath,
-          [bin, "echo", "serve", "--port", "0", "--shutdown-grace", grace],
-          { stdio: ["ignore", "pipe", "pipe"] }
-        )
-        let stdout = ""
-        let stderr = ""
-        child.stderr.on("data", (data: Buffer) => {
-          stderr += data.toString()
-        })
-        child.stdout.on("data", (data: Buffer) => {
-          stdout += data.toString()
-          const listening = /echo listening on 127\.0\.0\.1:(\d+)/.exec(stdout)
-          if (listening !== null) {
-            resume(Effect.succeed({ process: child, port: Number(listening[1]), stderr: () => stderr, exited }))
-          }
-        })
-        child.on("exit", (code, signal) => {
-          Deferred.doneUnsafe(exited, Effect.succeed({ code, signal, at: performance.now() }))
-          resume(Effect.fail(new Error(`the CLI exited (${code ?? signal}) before listening:\n${stderr}`)))
-        })
-        child.on("error", (error) => resume(Effect.fail(error)))
-      })
-    }),
+    Effect.tryPromise(() =>
+      Cli.start(
+        ["echo", "serve", "--port", "0", "--shutdown-grace", grace],
+        /echo listening on 127\.0\.0\.1:(\d+)/
+      )
+    ),
     (cli) =>
       Effect.sync(() => {
-        if (cli.process.exitCode === null && cli.process.signalCode === null) cli.process.kill("SIGKILL")
+        if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL")
       })
-  )
+  ).pipe(Effect.map((cli) => ({ ...cli, port: Number(cli.listening[1]) })))
 
 // A live echo connection to the CLI, proven live by one round trip.
 const livePeer = (port: number, i: number) =>
@@ -87,8 +48,8 @@ describe("SIGTERM with live connections (the CLI as a process)", () => {
       const cli = yield* startCli("1s")
       const peers = yield* Effect.forEach([0, 1, 2], (i) => livePeer(cli.port, i))
       const signalled = performance.now()
-      cli.process.kill("SIGTERM")
-      const exited = yield* Effect.timeout(Deferred.await(cli.exited), "10 seconds")
+      cli.child.kill("SIGTERM")
+      const exited = yield* Effect.timeout(Effect.promise(() => cli.exited), "10 seconds")
       const elapsed = exited.at - signalled
 
       assert.deepStrictEqual({ code: exited.code, signal: exited.signal }, { code: 0, signal: null })
@@ -109,9 +70,9 @@ describe("SIGTERM with live connections (the CLI as a process)", () => {
       const signalled = performance.now()
       // Two different signals: two of the same sent back to back may be
       // merged into one by the kernel before Node sees the first.
-      cli.process.kill("SIGTERM")
-      cli.process.kill("SIGINT")
-      const exited = yield* Effect.timeout(Deferred.await(cli.exited), "10 seconds")
+      cli.child.kill("SIGTERM")
+      cli.child.kill("SIGINT")
+      const exited = yield* Effect.timeout(Effect.promise(() => cli.exited), "10 seconds")
       const elapsed = exited.at - signalled
 
       assert.deepStrictEqual({ code: exited.code, signal: exited.signal }, { code: 0, signal: null })
