@@ -143,16 +143,27 @@ const target = (host: string, port: number): FilesClient.Target<never> => ({
   address: SocketAddresses.format(host, port)
 })
 
-// Progress on stderr, results on stdout.
-const progressFor = Effect.fnUntraced(function*(label: string) {
+// Runs one transfer with a progress display on stderr (results go to
+// stdout): the display is closed if the transfer fails, and an interrupted
+// transfer says how to resume it.
+const withProgress = Effect.fnUntraced(function*<A, E, R>(
+  label: string,
+  onInterrupt: string,
+  transfer: (onEvent: Progress.Progress["onEvent"]) => Effect.Effect<A, E, R>
+) {
   const stdio = yield* Stdio.Stdio
   const terminal = yield* stdio.stderrIsTerminal
-  return Progress.make({
+  const progress = Progress.make({
     label,
     terminal,
     write: (text) => Stream.make(text).pipe(Stream.run(stdio.stderr()), Effect.ignore),
     note: (line) => Console.log(line)
   })
+  return yield* transfer(progress.onEvent).pipe(
+    Effect.onError(() => progress.close),
+    Effect.onInterrupt(() => Console.error(onInterrupt)),
+    Effect.provideService(Disk.Disk, Disk.makeNode())
+  )
 })
 
 const send = Command.make(
@@ -168,11 +179,10 @@ const send = Command.make(
   },
   Effect.fnUntraced(function*({ as, host, path, port }) {
     const name = Option.getOrUndefined(as)
-    const progress = yield* progressFor(name ?? Path.basename(path))
-    const uploaded = yield* FilesClient.upload(target(host, port), path, { name, onEvent: progress.onEvent }).pipe(
-      Effect.onError(() => progress.close),
-      Effect.onInterrupt(() => Console.error("interrupted: the upload was not confirmed; send again to resume it")),
-      Effect.provideService(Disk.Disk, Disk.makeNode())
+    const uploaded = yield* withProgress(
+      name ?? Path.basename(path),
+      "interrupted: the upload was not confirmed; send again to resume it",
+      (onEvent) => FilesClient.upload(target(host, port), path, { name, onEvent })
     )
     yield* Console.log(`saved as ${uploaded.name} (${uploaded.size} bytes, sha256 ${uploaded.sha256})`)
   })
@@ -196,14 +206,10 @@ const get = Command.make(
     name: Argument.String("name").pipe(Argument.withDescription("Name of the file on the server"))
   },
   Effect.fnUntraced(function*({ host, name, out, port }) {
-    const progress = yield* progressFor(name)
-    const downloaded = yield* FilesClient.download(target(host, port), name, {
-      out: Option.getOrUndefined(out),
-      onEvent: progress.onEvent
-    }).pipe(
-      Effect.onError(() => progress.close),
-      Effect.onInterrupt(() => Console.error("interrupted: run the same command again to resume the download")),
-      Effect.provideService(Disk.Disk, Disk.makeNode())
+    const downloaded = yield* withProgress(
+      name,
+      "interrupted: run the same command again to resume the download",
+      (onEvent) => FilesClient.download(target(host, port), name, { out: Option.getOrUndefined(out), onEvent })
     )
     yield* Console.log(
       `saved ${downloaded.name} to ${downloaded.path} (${downloaded.size} bytes, sha256 ${downloaded.sha256} verified)`
