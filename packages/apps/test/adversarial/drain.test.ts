@@ -45,6 +45,16 @@ const behaviours: Connection.Handler = (input, info) =>
     })
   )
 
+// A polite and a stubborn peer, both past their "ok" (their behaviour is set).
+const politeAndStubborn = (server: Hostile.WatchedServer) =>
+  Effect.gen(function*() {
+    const polite = yield* Hostile.dialPeer(server)
+    const stubborn = yield* Hostile.dialPeer(server)
+    assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
+    assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+    return { polite, stubborn }
+  })
+
 const summaryLogged = (logs: ReadonlyArray<Hostile.LogLine>, drained: number, interrupted: number) =>
   assert.isTrue(
     logs.some((line) => line.message === `drained ${drained}, interrupted ${interrupted}`),
@@ -57,10 +67,7 @@ describe("adversarial drain over memory (TestClock)", () => {
     return Effect.gen(function*() {
       const server = yield* Hostile.serve(TestTransport.memory, behaviours, { shutdownGrace: "5 seconds" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const polite = yield* Hostile.dialPeer(server)
-        const stubborn = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
-        assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+        const { polite, stubborn } = yield* politeAndStubborn(server)
 
         const draining = yield* Effect.forkChild(server.server.drain)
         const goodbye = yield* polite.readToEnd
@@ -116,10 +123,7 @@ describe("adversarial drain over memory (TestClock)", () => {
         forceStop: Deferred.await(force)
       })
       yield* Effect.scoped(Effect.gen(function*() {
-        const polite = yield* Hostile.dialPeer(server)
-        const stubborn = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
-        assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+        const { polite, stubborn } = yield* politeAndStubborn(server)
         const draining = yield* Effect.forkChild(server.server.drain)
         assert.strictEqual((yield* polite.readToEnd).end, "eof")
         assert.strictEqual((yield* server.nextExit).reason._tag, "Drained")
@@ -143,10 +147,7 @@ describe("adversarial drain over tcp (short real grace)", () => {
     return Effect.gen(function*() {
       const server = yield* Hostile.serve(nodeTcp, behaviours, { shutdownGrace: "200 millis" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const polite = yield* Hostile.dialPeer(server)
-        const stubborn = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
-        assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+        const { polite, stubborn } = yield* politeAndStubborn(server)
         const start = yield* Clock.currentTimeMillis
         const draining = yield* Effect.forkChild(server.server.drain)
         const goodbye = yield* polite.readToEnd
