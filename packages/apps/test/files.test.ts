@@ -12,6 +12,7 @@ import * as Faults from "@socket-to-me/testkit/Faults"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -302,6 +303,29 @@ for (const transport of transports) {
         const uploaded = yield* FilesClient.upload(served.target, local)
         assert.strictEqual(uploaded.resumedAt, chunk)
         assert.strictEqual(uploaded.sha256, sha256(bytes))
+      })))
+
+    it.live("a slow upload whose every frame arrives in time is not cut by the frame deadline, however long it runs", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const small = 4096
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") }, {
+          handler: { frameDeadline: "500 millis", chunkBytes: small }
+        })
+        // 32 frames of 4101 wire bytes sent 1000 bytes every 10 ms: about
+        // 50 ms per frame, 1.3 s in all, and no read ends on a frame boundary
+        // (the deadline must time the frame in progress, not the run).
+        const slow = (socket: Socket.Socket) =>
+          Faults.rechunk([1000], { direction: "write" })(Faults.delay("10 millis", { direction: "write" })(socket))
+        const local = writeLocal(root, "slow.bin", Bytes.random(32 * small))
+        const uploaded = yield* FilesClient.upload(
+          { ...served.target, dial: Effect.map(served.target.dial, slow) },
+          local,
+          { chunkBytes: small }
+        )
+        assert.strictEqual(uploaded.size, 32 * small)
+        yield* served.server.server.awaitIdle
+        assert.deepStrictEqual(served.server.exits.map((exit) => exit.reason._tag), ["Completed"])
       })))
 
     it.live("hostile names are refused by the server with a clear message; nothing is written", () =>

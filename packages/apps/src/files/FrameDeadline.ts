@@ -1,18 +1,23 @@
 /**
- * The frame deadline of `Framing.decodeWithDeadline` (a frame that has
- * started must complete within the deadline, so a peer trickling bytes
- * cannot hold a connection), as a watchdog the caller races against its
- * own work instead of a watchdog merged into the frame stream.
+ * The files server's frame deadline (a frame that has started must complete
+ * within the deadline, so a peer trickling bytes cannot hold a connection),
+ * as a watchdog the caller races against its own work.
  *
- * Stage: frame decode. Same rule, same `FrameTimeout`, different cost: a
- * merged stream hands every batch of frames from one fiber to another,
- * which on a bulk transfer (a 1 GiB upload is about 16,000 socket reads)
- * costs a fifth of the server's CPU. Here the stream only counts bytes in
- * and out and stamps a time; the watchdog sleeps on its own.
+ * Stage: frame decode. Same rule and same `FrameTimeout` as core's
+ * `Framing.decodeWithDeadline`, but it times the frame in progress rather
+ * than a run of frames. Core learns from the codec only whether a partial
+ * frame is left after a read (`DecodeOptions.onPartial`), so a read that
+ * completes one frame and leaves the next one partial does not restart its
+ * clock: it runs from the first read of an unbroken run of partial reads.
+ * An upload is a long run of back-to-back frames
+ * whose reads seldom end on a frame boundary: under core's clock it would be
+ * cut one deadline after it began, however fast each frame arrived (see
+ * `files.test.ts`, "a slow upload whose every frame arrives in time").
  *
- * A frame counts as pending while fewer bytes have come out as frames
- * (prefix included) than went in, so a read that completes one frame and
- * starts the next keeps the clock running for the next one.
+ * Here a frame counts as pending while fewer bytes have come out as frames
+ * (prefix included) than went in, and the clock restarts with each read that
+ * completes a frame and leaves more. The stream only counts bytes and stamps
+ * a time; the watchdog sleeps on its own fiber.
  *
  * @since 0.1.0
  */
