@@ -19,10 +19,12 @@ import type * as ConnectionError from "./ConnectionError.ts"
  */
 export interface DecodeOptions {
   /**
-   * Called after each input chunk is processed with whether part of a frame
-   * is buffered, waiting for more bytes. The frame deadline is built on it.
+   * Called after each read is processed: `partial` says whether part of a
+   * frame is buffered, waiting for more bytes; `completed` whether that read
+   * completed at least one frame (so a partial frame left after it began in
+   * this read). The frame deadline is built on it.
    */
-  readonly onPartial?: ((partial: boolean) => void) | undefined
+  readonly onPartial?: ((partial: boolean, completed: boolean) => void) | undefined
 }
 
 /**

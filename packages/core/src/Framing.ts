@@ -48,11 +48,14 @@ export interface Options {
  * of the frame stream, so the app can still answer it (chat sends an error
  * line) before the connection ends.
  *
- * The codec reports after each read whether a partial frame is buffered
- * (`DecodeOptions.onPartial`); the clock starts with the read that began the
- * partial frame and stops when no partial frame is left. A peer trickling
- * one byte at a time never completes its frame, so the deadline fires,
- * including when the trickle follows a complete frame in the same read.
+ * The codec reports after each read whether a partial frame is buffered and
+ * whether the read completed a frame (`DecodeOptions.onPartial`); the clock
+ * starts with the read that began the partial frame (a read that completes
+ * a frame and starts the next restarts it) and stops when no partial frame
+ * is left. Each frame gets the whole deadline, however the reads fall. A
+ * peer trickling one byte at a time never completes its frame, so the
+ * deadline fires, including when the trickle follows a complete frame in
+ * the same read.
  * Only reads made while a frame is partial wait under a timer; reads between
  * frames cost nothing extra.
  *
@@ -71,9 +74,9 @@ export const decodeWithDeadline = <Frame, E, R>(
   return Stream.unwrap(Effect.clockWith((clock) => Effect.sync(() => {
     // Written and read by the decoding fiber only.
     let startedAt: number | undefined
-    const onPartial = (partial: boolean) => {
+    const onPartial = (partial: boolean, completed: boolean) => {
       if (!partial) startedAt = undefined
-      else startedAt ??= clock.currentTimeMillisUnsafe()
+      else if (completed || startedAt === undefined) startedAt = clock.currentTimeMillisUnsafe()
     }
     const timed = Stream.transformPull(bytes, (upstream) =>
       Effect.succeed(Effect.suspend(() => {

@@ -159,7 +159,7 @@ const decodeWith = (limit: number) =>
             onSuccess: (chunks) => {
               const out: Array<Uint8Array> = []
               failure = step(chunks, out)
-              options?.onPartial?.(prefixFilled > 0 || expected >= 0)
+              options?.onPartial?.(prefixFilled > 0 || expected >= 0, out.length > 0)
               if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
               return failure !== undefined ? Effect.fail(failure) : pull
             },

@@ -147,7 +147,7 @@ const decodeWith = (limit: number) =>
             onSuccess: (chunks) => {
               const out: Array<string> = []
               failure = step(chunks, out)
-              options?.onPartial?.(pending > 0)
+              options?.onPartial?.(pending > 0, out.length > 0)
               return emit(out) ?? pull
             },
             onFailure: Effect.failCause,

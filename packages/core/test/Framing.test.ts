@@ -76,3 +76,23 @@ describe("Framing.decodeWithDeadline", () => {
       failedWith(yield* Fiber.await(fiber), "FrameTimeout")
     }))
 })
+
+describe("Framing.decodeWithDeadline, frames that straddle reads", () => {
+  it.effect("each frame gets the whole deadline, even when every read ends inside a frame", () =>
+    Effect.gen(function*() {
+      // 10 lines of 8 bytes, sent in reads of 5 bytes every 400 ms: a line
+      // takes under a second, but no read ever ends on a line boundary.
+      const wire = text("line-00\n".repeat(10))
+      const reads = Array.from({ length: Math.ceil(wire.length / 5) }, (_, i) => wire.subarray(i * 5, (i + 1) * 5))
+      const frames: Array<string> = []
+      const fiber = yield* Framing.decodeWithDeadline(
+        LineCodec.lines,
+        Stream.fromIterable(reads).pipe(Stream.mapEffect((read) => Effect.as(Effect.sleep("400 millis"), read))),
+        "1 second"
+      ).pipe(Stream.runForEach((frame) => Effect.sync(() => frames.push(frame))), Effect.forkChild)
+      yield* TestClock.adjust(`${400 * reads.length} millis`)
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isSuccess(exit), "no frame took longer than the deadline")
+      assert.strictEqual(frames.length, 10)
+    }))
+})
