@@ -2,8 +2,9 @@
  * The files server: one request per connection (upload, download or list),
  * spoken over the files protocol and served from the `FileStore`.
  *
- * Stage: app. Bytes are cut into frames by the length-prefixed codec (with
- * the frame deadline, see `FrameDeadline`), frames are decoded by `Protocol`, and the
+ * Stage: app. Bytes are cut into frames by the length-prefixed codec, with
+ * core's frame deadline (`Framing.decodeWithDeadline`), frames are decoded
+ * by `Protocol`, and the
  * conversation runs in one fiber that reads frames as it needs them and
  * offers replies to a small bounded queue: file bytes move from socket to
  * disk (and disk to socket) one batch at a time, each waiting for the
@@ -27,6 +28,7 @@
 import * as Config from "@socket-to-me/core/Config"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as Framing from "@socket-to-me/core/Framing"
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
@@ -38,7 +40,6 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as FilesError from "./FilesError.ts"
 import * as FileStore from "./FileStore.ts"
-import * as FrameDeadline from "./FrameDeadline.ts"
 import * as Protocol from "./Protocol.ts"
 
 /**
@@ -104,14 +105,15 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
       // The raw input is pulled here, so that after the decoder has failed
       // the rest of it can still be read and discarded (see `linger`).
       const rawPull = yield* Stream.toPull(input)
-      const watched = yield* FrameDeadline.decode(codec, Stream.fromPull(Effect.succeed(rawPull)), deadline)
-      const framePull = yield* Stream.toPull(watched.frames)
+      const framePull = yield* Stream.toPull(
+        Framing.decodeWithDeadline(codec, Stream.fromPull(Effect.succeed(rawPull)), deadline)
+      )
       // Replies are queued as wire bytes: control frames encoded whole, file
       // bytes as header/view pairs (no copy), so that the writer sends many
       // frames per socket write.
       return Stream.callback<Uint8Array, ConnectionError.ConnectionError>(
         (queue) =>
-          Effect.raceFirst(converse(store, framePull, rawPull, queue, lingerFor), watched.watchdog).pipe(
+          converse(store, framePull, rawPull, queue, lingerFor).pipe(
             Effect.andThen(Queue.end(queue)),
             Effect.annotateLogs({ connection: info.id, peer: info.remoteAddress })
           ),
