@@ -213,7 +213,7 @@ export const run = <E, R>(
       stats = duplex.stats
       // The outbound queue: the app's output is pulled by one fiber into at
       // most `outboundQueueChunks` chunks (it waits when the queue is full),
-      // and the writer (this fiber) drains it into the socket in batches,
+      // and the writer drains it into the socket in batches,
       // waiting on the socket. The app's end or failure is queued after its
       // output, so its last words (an error reply) are written before the
       // failure ends the connection. A writer that cannot flush them (a peer
@@ -223,22 +223,51 @@ export const run = <E, R>(
       const outbound = Outbound.make<E | ConnectionError.ConnectionError>(
         options.outboundQueueChunks ?? Config.outboundQueueChunks
       )
-      const produced = yield* handler(duplex.input, info).pipe(
-        Stream.runForEachArray(outbound.offer),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? outbound.end : outbound.failCause(exit.cause)),
-        Effect.forkScoped
-      )
       const write: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
         outbound.take,
         (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => write)
       )
-      const cutOff = Fiber.await(produced).pipe(
-        Effect.flatMap((exit) =>
-          Exit.isSuccess(exit) ? Effect.never : Effect.andThen(Effect.sleep(flushTimeout), Effect.failCause(exit.cause))
-        )
+      // The writer runs in a fiber of its own, so that what must end the
+      // connection while it may be blocked on the socket interrupts it with
+      // a reason: the idle watchdog, and the cut-off of an app that failed
+      // and whose last words could not be written within the flush timeout.
+      // The cut-off is armed only when the app fails, and nothing races the
+      // writer: an idle connection holds four fibers (this one, the writer,
+      // the app's and the watchdog), not six.
+      let abortedWith: Cause.Cause<E | ConnectionError.ConnectionError> | undefined
+      const writer = yield* Effect.forkScoped(write)
+      const abort = (cause: Cause.Cause<E | ConnectionError.ConnectionError>) =>
+        Effect.sync(() => {
+          abortedWith ??= cause
+          writer.interruptUnsafe()
+        })
+      yield* handler(duplex.input, info).pipe(
+        Stream.runForEachArray(outbound.offer),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? outbound.end
+            : Effect.andThen(
+              outbound.failCause(exit.cause),
+              Cause.hasInterruptsOnly(exit.cause)
+                ? Effect.void
+                : Effect.forkScoped(Effect.andThen(Effect.sleep(flushTimeout), abort(exit.cause)), {
+                  startImmediately: true
+                })
+            )
+        ),
+        Effect.forkScoped
       )
-      const pump = Effect.raceFirst(write, cutOff)
-      yield* Duration.isFinite(idleTimeout) ? Effect.raceFirst(pump, idleWatchdog(duplex.stats, idleTimeout)) : pump
+      if (Duration.isFinite(idleTimeout)) {
+        yield* Effect.forkScoped(
+          Effect.catch(idleWatchdog(duplex.stats, idleTimeout), (error) => abort(Cause.fail(error)))
+        )
+      }
+      const written = yield* Fiber.await(writer)
+      if (Exit.isFailure(written)) {
+        return yield* Effect.failCause(
+          abortedWith !== undefined && Cause.hasInterruptsOnly(written.cause) ? abortedWith : written.cause
+        )
+      }
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
     })).pipe(Effect.onExit(report), Effect.catchCause(() => Effect.void))
