@@ -11,6 +11,8 @@ import { readFileSync } from "node:fs"
 
 // Output of a command-line program (lint keeps console.log for the CLI).
 const print = (line: string) => process.stdout.write(`${line}\n`)
+// Piped into `head`: stop quietly when the reader has gone.
+process.stdout.on("error", () => process.exit(0))
 
 interface Snapshot {
   readonly snapshot: { readonly meta: { readonly node_fields: ReadonlyArray<string>; readonly node_types: ReadonlyArray<unknown> } }

@@ -35,7 +35,9 @@ export const run = async (context: Context): Promise<Array<Summary.Figure>> => {
           ? await Processes.startServer("ours", "packages/apps/src/bin.ts", ["files", "serve", "--port", "0", "--dir", directory], {
             nodeFlags: context.settings.profile ? ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"] : []
           })
-          : await Processes.startServer("raw", "bench/servers/raw-files.ts", [directory, "0"])
+          : await Processes.startServer("raw", "bench/servers/raw-files.ts", [directory, "0"], {
+            nodeFlags: context.settings.profile ? ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"] : []
+          })
         try {
           const result = await context.client.request<{ bytes: number; seconds: number; usage: Proc.Usage }>({
             cmd: "upload",

@@ -116,7 +116,9 @@ export const chart = (results: Results): string => {
   const top = 50
   const height = top + figures.length * rowHeight + 50
   const values = figures.flatMap((f) => [f.ratio ?? 0, f.range?.ratio?.[1] ?? 0, f.effectRatio ?? 0, f.range?.effectRatio?.[1] ?? 0, f.goal.ratio])
-  const max = Math.max(1.2, Math.ceil(Math.max(...values) * 4) / 4)
+  // Up to 2.5: a far larger ratio (idle memory) would squeeze every other
+  // bar; its bar runs to the edge and its label gives the value.
+  const max = Math.min(2.5, Math.max(1.25, Math.ceil(Math.max(...values) * 4) / 4))
   const x = (v: number) => left + (Math.max(0, Math.min(v, max)) / max) * plot
   const parts: Array<string> = []
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`)
@@ -143,7 +145,9 @@ export const chart = (results: Results): string => {
         parts.push(`<line x1="${x(r[0])}" y1="${yy + 2}" x2="${x(r[0])}" y2="${yy + h - 2}" stroke="#222"/>`)
         parts.push(`<line x1="${x(r[1])}" y1="${yy + 2}" x2="${x(r[1])}" y2="${yy + h - 2}" stroke="#222"/>`)
       }
-      parts.push(`<text x="${Math.min(width - 4, x(Math.max(value, r?.[1] ?? 0)) + 6)}" y="${yy + h - 3}" fill="#222" font-size="11">${escape(text)}</text>`)
+      const past = Math.max(value, r?.[1] ?? 0) > max
+      const labelX = past ? x(max) - 6 : x(Math.max(value, r?.[1] ?? 0)) + 6
+      parts.push(`<text x="${labelX}" y="${yy + h - 3}" fill="${past ? "white" : "#222"}" font-size="11"${past ? ' text-anchor="end"' : ""}>${escape(past ? `${text} (off scale)` : text)}</text>`)
     }
     bar(f.ratio, f.range?.ratio, y + 4, 18, met ? "#3a7d44" : "#c9733a", `ours ${f.ratio.toFixed(2)}`)
     if (f.effectRatio !== undefined && f.effectRatio !== null) {

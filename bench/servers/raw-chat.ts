@@ -12,7 +12,9 @@
  *   are collected and written once, in a single `write`, from `setImmediate`
  *   (a relay that writes once per line per client is 5-50x slower);
  * - a client whose unsent output passes 1 MiB is disconnected (the bounded
- *   outbox of a real relay).
+ *   outbox of a real relay);
+ * - TCP_NODELAY on every socket, as ours: batching is done by the relay,
+ *   and Nagle's algorithm would only wait for the clients' delayed ACKs.
  *
  * No sanitizing, no schema, no rate limit, no exit reasons, no metrics: the
  * floor of the job.
@@ -78,7 +80,7 @@ const onLine = (client: Client, line: string) => {
   }
 }
 
-const server = Net.createServer({ allowHalfOpen: false }, (socket) => {
+const server = Net.createServer({ allowHalfOpen: false, noDelay: true }, (socket) => {
   const client: Client = { socket, nick: undefined, partial: "", pending: [] }
   clients.add(client)
   socket.setEncoding("utf8")

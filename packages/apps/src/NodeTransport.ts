@@ -49,7 +49,10 @@ const addressesOf = Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (conn
 export const makeServer = (endpoint: Endpoint) =>
   // allowHalfOpen: a client that finishes sending (FIN) still gets every
   // byte of its replies; without it Node would end our side at once.
-  NodeSocketServer.make({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }).pipe(
+  // noDelay: replies go out at once. The writer already sends each batch
+  // in one corked write, so Nagle's algorithm only delayed small replies
+  // until the peer's delayed ACK (40 ms): chat lines, short responses.
+  NodeSocketServer.make({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true }).pipe(
     Effect.mapError((error) =>
       ServerError.fromSocketServerError(error, SocketAddresses.format(endpoint.host, endpoint.port))
     ),
