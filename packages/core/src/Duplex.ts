@@ -115,6 +115,34 @@ export const fromWriteError = (error: Socket.SocketError): ConnectionError.Conne
   )
 }
 
+// Chunks that are adjacent views of one buffer (a batch of lines encoded at
+// once, see `LineCodec`) are written as one view: each chunk handed to the
+// socket costs a write request and an iovec, about as much as the bytes of
+// a short line.
+const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let first = chunks[0]
+  let end = first.byteOffset + first.byteLength
+  let merged = false
+  const close = () => {
+    out.push(merged ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : first)
+  }
+  for (let i = 1; i < chunks.length; i++) {
+    const next = chunks[i]!
+    if (next.buffer === first.buffer && next.byteOffset === end) {
+      end += next.byteLength
+      merged = true
+    } else {
+      close()
+      first = next
+      end = next.byteOffset + next.byteLength
+      merged = false
+    }
+  }
+  close()
+  return out as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+}
+
 /**
  * Opens a socket's reader and writer in the current scope. Closing the scope
  * with success half-closes the write side (after the pending output), then
@@ -176,7 +204,7 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
     stats.bytesOut += size
     Metrics.addUnsafe(Metrics.bytesOut, size, context)
     stats.lastActivity = clock.currentTimeMillisUnsafe()
-    return Effect.mapError(writer.writeAll(chunks), fromWriteError)
+    return Effect.mapError(writer.writeAll(chunks.length === 1 ? chunks : coalesce(chunks)), fromWriteError)
   }
 
   const duplex: Duplex = {

@@ -165,10 +165,23 @@ const decodeWith = (limit: number) =>
 
 // One buffer per line, not per chunk of lines: a chunk may be a large batch
 // (a chat outbox catching up), and the connection's outbound queue counts
-// buffers, so one per line keeps its bound a bound in lines. The writer
-// still sends a batch in one corked write.
+// buffers, so one per line keeps its bound a bound in lines. A batch is
+// still encoded once, into one buffer that the lines are views of: the
+// writer merges adjacent views back (see `Duplex.write`) and sends the
+// batch as one buffer. Encoding each line on its own cost a third of a
+// chat server's CPU (docs/performance.md).
 const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8Array, E, R> =>
-  Stream.mapArray(frames, (lines) => Arr.map(lines, (line) => utf8Encoder.encode(line + "\n")))
+  Stream.mapArray(frames, (lines) => {
+    if (lines.length === 1) return Arr.of(utf8Encoder.encode(lines[0] + "\n"))
+    const bytes = utf8Encoder.encode(lines.join("\n") + "\n")
+    const views: Array<Uint8Array> = []
+    for (let start = 0; start < bytes.length;) {
+      const end = bytes.indexOf(LF, start) + 1
+      views.push(bytes.subarray(start, end))
+      start = end
+    }
+    return views as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+  })
 
 /**
  * Builds a line codec with the given cap.
