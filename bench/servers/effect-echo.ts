@@ -4,7 +4,7 @@
  * `Socket.toStream(socket)` run into the socket's writer. No connection
  * limit, no outbound queue, no exit reasons, no metrics, no logs: what an
  * Effect user gets before writing any of that, and so the floor of what
- * Effect costs over raw `node:net`.
+ * Effect costs over raw `node:net`. TCP_NODELAY, as ours and the raw echo.
  *
  * Usage: node bench/servers/effect-echo.ts [PORT]; prints `effect-echo listening on HOST:PORT`.
  */
@@ -26,7 +26,12 @@ const echo = (socket: Socket.Socket) =>
   }))
 
 const program = Effect.scoped(Effect.gen(function*() {
-  const server = yield* NodeSocketServer.make({ host: "127.0.0.1", port: Number(process.argv[2] ?? 0), allowHalfOpen: true })
+  const server = yield* NodeSocketServer.make({
+    host: "127.0.0.1",
+    port: Number(process.argv[2] ?? 0),
+    allowHalfOpen: true,
+    noDelay: true
+  })
   const address = server.address
   if (address._tag !== "UnixPathAddress") print(`effect-echo listening on 127.0.0.1:${address.port}`)
   return yield* server.run((socket) => Effect.ignore(echo(socket)))

@@ -84,7 +84,7 @@ const receive = (socket: Net.Socket, size: number, sha256: string, first: Buffer
   if (size === 0) file.end()
 }
 
-const server = Net.createServer({ allowHalfOpen: true }, (socket) => {
+const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
   socket.on("error", () => socket.destroy())
   let header = Buffer.alloc(0)
   const onHeader = (chunk: Buffer) => {
