@@ -161,6 +161,7 @@ export const unavailable = (
  */
 export const limitedBy = (figure: Figure): string => {
   if (figure.unavailable !== undefined) return "unavailable"
+  if (figure.limits === undefined || Object.keys(figure.limits).length === 0) return "memory after forced GC; no CPU limit"
   const notes: Array<string> = []
   const ours = figure.limits?.ours
   const raw = figure.limits?.raw
