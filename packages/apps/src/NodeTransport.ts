@@ -8,14 +8,19 @@
  * @since 0.1.0
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import * as NetAddress from "effect/net/NetAddress"
+import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as Net from "node:net"
+import * as FlowingSocket from "./FlowingSocket.ts"
 
 /**
  * Where to listen or connect.
@@ -28,49 +33,96 @@ export interface Endpoint {
   readonly port: number
 }
 
-// NodeSocketServer runs each connection's handler with the accepted
-// `net.Socket` in context; read the addresses from it.
-const addressesOf = Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (conn) =>
-  Option.match(conn, {
-    onNone: () => ({ local: "unknown", remote: "unknown" }),
-    onSome: (conn) => ({
-      local: SocketAddresses.format(conn.localAddress ?? "unknown", conn.localPort ?? 0),
-      remote: SocketAddresses.format(conn.remoteAddress ?? "unknown", conn.remotePort ?? 0)
-    })
-  }))
+const addressesOf = (conn: Net.Socket) => ({
+  local: SocketAddresses.format(conn.localAddress ?? "unknown", conn.localPort ?? 0),
+  remote: SocketAddresses.format(conn.remoteAddress ?? "unknown", conn.remotePort ?? 0)
+})
+
+// Every accepted socket keeps this listener for its whole life: an error
+// while no reader is attached (before the handler runs, after it ended)
+// must not crash the process. The reader reports errors it sees itself.
+const ignoreError = () => {}
 
 /**
  * Binds a TCP listener on `endpoint` for the life of the scope. Bind
  * failures are classified (`AddressInUse`, `PermissionDenied`, ...).
  *
+ * Each accepted socket is read in flowing mode (see `FlowingSocket`), and
+ * its handler runs in a fiber of its own with the connection's addresses
+ * (`SocketAddresses`) in context. Connections accepted before `run` starts
+ * wait for it, paused; those still waiting when the scope closes are
+ * destroyed.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const makeServer = (endpoint: Endpoint) =>
+export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
+  const address = SocketAddresses.format(endpoint.host, endpoint.port)
+  const waiting = new Set<Net.Socket>()
+  let onConnection = (conn: Net.Socket) => {
+    waiting.add(conn)
+    conn.once("close", () => waiting.delete(conn))
+  }
   // allowHalfOpen: a client that finishes sending (FIN) still gets every
   // byte of its replies; without it Node would end our side at once.
   // noDelay: replies go out at once. The writer already sends each batch
   // in one corked write, so Nagle's algorithm only delayed small replies
   // until the peer's delayed ACK (40 ms): chat lines, short responses.
-  NodeSocketServer.make({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true }).pipe(
-    Effect.mapError((error) =>
-      ServerError.fromSocketServerError(error, SocketAddresses.format(endpoint.host, endpoint.port))
-    ),
-    Effect.map((server) =>
-      SocketServer.SocketServer.of({
-        address: server.address,
-        run: <R, E, _>(handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>) =>
-          server.run((socket) =>
-            Effect.flatMap(addressesOf, (addresses) =>
-              Effect.provideService(handler(socket), SocketAddresses.SocketAddresses, addresses)) as Effect.Effect<
-                _,
-                E,
-                R
-              >
-          )
+  // pauseOnConnect: nothing is read before the handler pulls.
+  const server = yield* Effect.acquireRelease(
+    Effect.sync(() =>
+      Net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (conn) => {
+        conn.on("error", ignoreError)
+        onConnection(conn)
       })
-    )
+    ),
+    (server) =>
+      Effect.callback<void>((resume) => {
+        for (const conn of waiting) conn.destroy()
+        waiting.clear()
+        server.close(() => resume(Effect.void))
+      })
   )
+  yield* Effect.callback<void, ServerError.ServerError>((resume) => {
+    const onError = (cause: Error) => resume(Effect.fail(ServerError.fromCause(cause, address)))
+    server.once("error", onError)
+    server.listen({ host: endpoint.host, port: endpoint.port }, () => {
+      server.off("error", onError)
+      resume(Effect.void)
+    })
+  })
+  const bound = server.address() as Net.AddressInfo
+  const boundAddress = yield* Effect.fromResult(NetAddress.inetAddressFromIpString(bound.address, bound.port)).pipe(
+    Effect.mapError((cause) => ServerError.fromCause(cause, address))
+  )
+
+  const run = <R, E, _>(handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const services = Context.omit(Scope.Scope)(yield* Effect.context<R>()) as Context.Context<R>
+      const track = Fiber.runIn(scope)
+      const previous = onConnection
+      onConnection = (conn) => {
+        const context = Context.add(services, SocketAddresses.SocketAddresses, addressesOf(conn))
+        track(Effect.runForkWith(context)(
+          Effect.ignoreCause(handler(FlowingSocket.fromNetSocket(conn)), {
+            log: "Unhandled",
+            message: "Unhandled error in the connection handler"
+          })
+        ))
+      }
+      for (const conn of waiting) onConnection(conn)
+      waiting.clear()
+      return yield* Effect.callback<never, SocketServer.SocketServerError>(() =>
+        Effect.suspend(() => {
+          onConnection = previous
+          return Scope.close(scope, Exit.void)
+        })
+      )
+    })
+
+  return SocketServer.SocketServer.of({ address: boundAddress, run })
+})
 
 /**
  * `makeServer` as a layer providing `SocketServer`.

@@ -1,0 +1,157 @@
+/**
+ * The flowing-mode socket adapter over real loopback TCP: the contract the
+ * rest of the framework reads from a `Socket` (see core's `Duplex`), and
+ * the bound on what it holds for a consumer that does not pull.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Duplex from "@socket-to-me/core/Duplex"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import { randomBytes } from "node:crypto"
+import * as Net from "node:net"
+import * as FlowingSocket from "../src/FlowingSocket.ts"
+
+// A connected pair on 127.0.0.1: the accepted socket, paused as the
+// transport's server accepts it, and the raw client. Both are destroyed
+// and the listener closed with the scope.
+const pair = Effect.acquireRelease(
+  Effect.callback<{ readonly accepted: Net.Socket; readonly client: Net.Socket; readonly server: Net.Server }>(
+    (resume) => {
+      const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
+        accepted.on("error", () => {})
+        resume(Effect.succeed({ accepted, client, server }))
+      })
+      let client: Net.Socket
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        client = Net.createConnection({ host: "127.0.0.1", port, allowHalfOpen: true })
+        client.on("error", () => {})
+      })
+    }
+  ),
+  ({ accepted, client, server }) =>
+    Effect.callback<void>((resume) => {
+      accepted.destroy()
+      client.destroy()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+const concat = (chunks: ReadonlyArray<Uint8Array>) => Buffer.concat(chunks)
+
+// Pulls until the reader fails; returns the bytes and the failure.
+const readAll = (pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>) =>
+  Effect.gen(function*() {
+    const chunks: Array<Uint8Array> = []
+    while (true) {
+      const exit = yield* Effect.exit(pull)
+      if (Exit.isFailure(exit)) {
+        const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+        return { bytes: concat(chunks), error: (error as { readonly error: Socket.SocketError }).error }
+      }
+      chunks.push(...exit.value)
+    }
+  })
+
+const closeCode = (error: Socket.SocketError) =>
+  error.reason._tag === "SocketCloseError" ? error.reason.code : error.reason._tag
+
+describe("FlowingSocket", () => {
+  it.effect("delivers every byte in order, then an orderly end of stream (code 1000)", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const sent = randomBytes(1024 * 1024)
+      for (let offset = 0; offset < sent.length; offset += 16 * 1024) client.write(sent.subarray(offset, offset + 16 * 1024))
+      client.end()
+      const reader = yield* FlowingSocket.fromNetSocket(accepted).reader
+      const { bytes, error } = yield* readAll(reader.pull)
+      assert.isTrue(bytes.equals(sent), "the bytes arrived intact and in order")
+      assert.strictEqual(closeCode(error), 1000)
+      assert.isUndefined(Duplex.fromReadError(error), "an orderly end, not a failure")
+    }).pipe(Effect.scoped))
+
+  it.effect("pauses the socket once its high-water mark is queued and nobody pulls", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const highWaterMark = 16 * 1024
+      const total = 4 * 1024 * 1024
+      const sent = randomBytes(total)
+      const reader = yield* FlowingSocket.fromNetSocket(accepted, { highWaterMark }).reader
+      const paused = Effect.callback<void>((resume) => {
+        accepted.once("pause", () => resume(Effect.void))
+      })
+      client.end(sent)
+      yield* paused
+      // When it paused, it held at most the mark plus the one read that
+      // crossed it (libuv reads at most 64 KiB at a time).
+      assert.isAtMost(accepted.bytesRead, highWaterMark + 64 * 1024)
+      assert.isBelow(accepted.bytesRead, total)
+      const { bytes, error } = yield* readAll(reader.pull)
+      assert.isTrue(bytes.equals(sent), "pulling resumed it and every byte arrived")
+      assert.strictEqual(closeCode(error), 1000)
+    }).pipe(Effect.scoped))
+
+  it.effect("an interrupted pull loses nothing", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const reader = yield* FlowingSocket.fromNetSocket(accepted).reader
+      const parked = yield* Effect.forkChild(reader.pull, { startImmediately: true })
+      yield* Fiber.interrupt(parked)
+      client.end("after the interruption")
+      const { bytes, error } = yield* readAll(reader.pull)
+      assert.strictEqual(bytes.toString(), "after the interruption")
+      assert.strictEqual(closeCode(error), 1000)
+    }).pipe(Effect.scoped))
+
+  it.effect("closing the reader's scope fails a waiting pull and closes the socket", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const scope = yield* Scope.make()
+      const reader = yield* Scope.provide(FlowingSocket.fromNetSocket(accepted).reader, scope)
+      const parked = yield* Effect.forkChild(Effect.flip(reader.pull), { startImmediately: true })
+      const clientSawEnd = Effect.callback<void>((resume) => {
+        client.once("end", () => resume(Effect.void))
+        client.resume()
+      })
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(closeCode(yield* Fiber.join(parked)), 1006)
+      yield* clientSawEnd
+    }).pipe(Effect.scoped))
+
+  it.effect("a reset by the peer fails the pull as PeerReset", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const reader = yield* FlowingSocket.fromNetSocket(accepted).reader
+      const parked = yield* Effect.forkChild(Effect.flip(reader.pull), { startImmediately: true })
+      client.resetAndDestroy()
+      const error = yield* Fiber.join(parked)
+      assert.strictEqual(Duplex.fromReadError(error)?.reason._tag, "PeerReset")
+    }).pipe(Effect.scoped))
+
+  it.effect("writes in order, waits for drain, and half-closes when the writer is released", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const socket = FlowingSocket.fromNetSocket(accepted)
+      yield* socket.reader
+      const sent = randomBytes(4 * 1024 * 1024)
+      const received: Array<Buffer> = []
+      // Started now: the client reads while the server writes.
+      const clientGotAll = yield* Effect.forkChild(
+        Effect.callback<Buffer>((resume) => {
+          client.on("data", (chunk: Buffer) => received.push(chunk))
+          client.once("end", () => resume(Effect.succeed(Buffer.concat(received))))
+        }),
+        { startImmediately: true }
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const writer = yield* socket.writer
+        for (let offset = 0; offset < sent.length; offset += 256 * 1024) {
+          yield* writer.writeAll([sent.subarray(offset, offset + 128 * 1024), sent.subarray(offset + 128 * 1024, offset + 256 * 1024)])
+        }
+      }))
+      assert.isTrue((yield* Fiber.join(clientGotAll)).equals(sent), "every byte, in order, then end of stream")
+    }).pipe(Effect.scoped))
+})
