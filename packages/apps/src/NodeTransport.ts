@@ -2,8 +2,10 @@
  * Real TCP for the apps: a `SocketServer` bound with Node's `net`, which also
  * reports each connection's addresses, and a dialer for clients.
  *
- * Stage: accept (and dial). This module and the CLI are the only places that
- * touch `@effect/platform-node`; everything else runs over any transport.
+ * Stage: accept (and dial). This module (with `FlowingSocket`) and the CLI
+ * are the only places that touch Node's `net` and `@effect/platform-node`;
+ * everything else runs over any transport. Clients dial with effect's
+ * `NodeSocket.makeNet`.
  *
  * @since 0.1.0
  */

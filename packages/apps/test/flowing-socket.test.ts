@@ -40,12 +40,12 @@ const pair = Effect.acquireRelease(
     })
 )
 
-const concat = (chunks: ReadonlyArray<Uint8Array>) => Buffer.concat(chunks)
+const concat = (chunks: ReadonlyArray<Uint8Array | string>) => Buffer.concat(chunks.map((chunk) => Buffer.from(chunk)))
 
 // Pulls until the reader fails; returns the bytes and the failure.
-const readAll = (pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>) =>
+const readAll = (pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError>) =>
   Effect.gen(function*() {
-    const chunks: Array<Uint8Array> = []
+    const chunks: Array<Uint8Array | string> = []
     while (true) {
       const exit = yield* Effect.exit(pull)
       if (Exit.isFailure(exit)) {
