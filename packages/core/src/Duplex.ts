@@ -115,31 +115,51 @@ export const fromWriteError = (error: Socket.SocketError): ConnectionError.Conne
   )
 }
 
-// Chunks that are adjacent views of one buffer (a batch of lines encoded at
-// once, see `LineCodec`) are written as one view: each chunk handed to the
-// socket costs a write request and an iovec, about as much as the bytes of
-// a short line.
+// Each chunk handed to the socket costs a write request and an iovec, far
+// more than copying the bytes of a short line. So consecutive small chunks
+// are written as one buffer: adjacent views of one buffer are merged as a
+// view (no copy), and small chunks from different buffers (lines a chat
+// room encoded once for all its members, see `LineCodec.encodeLine`) are
+// copied into one, up to about `gatherBelow` bytes per copy. Large chunks
+// (a stream's reads) go as they are.
+const gatherBelow = 16 * 1024
+
 const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> => {
   const out: Array<Uint8Array> = []
-  let first = chunks[0]
-  let end = first.byteOffset + first.byteLength
-  let merged = false
-  const close = () => {
-    out.push(merged ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : first)
-  }
-  for (let i = 1; i < chunks.length; i++) {
-    const next = chunks[i]!
-    if (next.buffer === first.buffer && next.byteOffset === end) {
-      end += next.byteLength
-      merged = true
-    } else {
-      close()
-      first = next
-      end = next.byteOffset + next.byteLength
-      merged = false
+  let i = 0
+  while (i < chunks.length) {
+    const first = chunks[i]!
+    // The run of chunks from `i` that can go as one buffer: small ones, or
+    // adjacent views of `first`'s buffer.
+    let size = first.byteLength
+    let adjacent = true
+    let j = i + 1
+    for (; j < chunks.length; j++) {
+      const next = chunks[j]!
+      if (adjacent && next.buffer === first.buffer && next.byteOffset === first.byteOffset + size) {
+        size += next.byteLength
+        continue
+      }
+      if (next.byteLength >= gatherBelow || size >= gatherBelow) break
+      adjacent = false
+      size += next.byteLength
     }
+    if (j === i + 1) {
+      out.push(first)
+    } else if (adjacent) {
+      out.push(new Uint8Array(first.buffer, first.byteOffset, size))
+    } else {
+      const gathered = new Uint8Array(size)
+      let at = 0
+      for (let k = i; k < j; k++) {
+        const chunk = chunks[k]!
+        gathered.set(chunk, at)
+        at += chunk.byteLength
+      }
+      out.push(gathered)
+    }
+    i = j
   }
-  close()
   return out as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
 }
 

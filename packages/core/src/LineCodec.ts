@@ -184,6 +184,18 @@ const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8A
   })
 
 /**
+ * One line as the wire bytes `encode` writes for it: UTF-8, then LF. The
+ * same rules apply (no LF inside, no CR at the end). For an app that sends
+ * one line to many connections (a chat room): it encodes the line once and
+ * every connection writes the same bytes (see `Framing.handlerEncoded`),
+ * instead of each connection encoding its own copy.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeLine = (line: string): Uint8Array => utf8Encoder.encode(line + "\n")
+
+/**
  * Builds a line codec with the given cap.
  *
  * Decoding splits on LF and drops one CR right before it, so LF and CRLF

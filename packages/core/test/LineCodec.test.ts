@@ -213,5 +213,16 @@ describe("LineCodec", () => {
         const chunks = yield* Stream.runCollect(LineCodec.lines.encode(Stream.make("a", "é", "")))
         assert.deepStrictEqual(chunks, [utf8("a\n"), utf8("é\n"), utf8("\n")])
       }))
+
+    it.effect.prop(
+      "encodeLine gives the bytes encode writes for the line",
+      [CodecProperties.frames(line)],
+      ([frames]) =>
+        Effect.gen(function*() {
+          const chunks = yield* Stream.runCollect(LineCodec.lines.encode(Stream.fromIterable(frames)))
+          assert.deepStrictEqual(chunks.map((chunk) => Array.from(chunk)), frames.map((frame) => Array.from(LineCodec.encodeLine(frame))))
+        }),
+      CodecProperties.propOptions
+    )
   })
 })
