@@ -32,6 +32,7 @@ import * as Config from "@socket-to-me/core/Config"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Framing from "@socket-to-me/core/Framing"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -129,7 +130,20 @@ export const app = (options: Options = {}): Framing.FramedApp<string, Uint8Array
         )
       )
       // The outbox drives the output: when it ends, so does the connection
-      // (and the reader is interrupted); a failed read fails it at once.
-      return Stream.merge(outbox.stream, Stream.fromEffectDrain(reader), { haltStrategy: "left" })
+      // (and the reader, forked in the output's scope, is interrupted). A
+      // failed read ends the outbox and fails the output right after what
+      // was already queued. The reader runs in a fiber of its own rather
+      // than merged into the output (`Stream.merge`), which would hand every
+      // batch over through one more fiber and queue.
+      let readFailure: Cause.Cause<Actor.ActorError | ConnectionError.ConnectionError> | undefined
+      yield* Effect.forkScoped(Effect.onError(reader, (cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.suspend(() => {
+          readFailure = cause
+          return outbox.end
+        })))
+      return Stream.concat(
+        outbox.stream,
+        Stream.suspend(() => readFailure === undefined ? Stream.empty : Stream.failCause(readFailure))
+      )
     }))
 }
