@@ -116,48 +116,66 @@ export const fromWriteError = (error: Socket.SocketError): ConnectionError.Conne
 }
 
 // Each chunk handed to the socket costs a write request and an iovec, far
-// more than copying the bytes of a short line. So consecutive small chunks
-// are written as one buffer: adjacent views of one buffer are merged as a
-// view (no copy), and small chunks from different buffers (lines a chat
-// room encoded once for all its members, see `LineCodec.encodeLine`) are
-// copied into one, up to about `gatherBelow` bytes per copy. Large chunks
-// (a stream's reads) go as they are.
+// more than the bytes of a short line. So a batch leaves in as few buffers
+// as it can: adjacent views of one buffer (lines encoded together, see
+// `LineCodec`) are merged into one view, without copying. A few pieces are
+// then written as they are (one writev); more than `gatherAbove` are
+// gathered: consecutive small ones (under `gatherBelow` bytes) are copied
+// into one buffer of about `gatherBelow` bytes at most. Allocating that
+// buffer costs about as much as writing a few more pieces. Large chunks (a
+// stream's reads) go as they are.
+const gatherAbove = 8
 const gatherBelow = 16 * 1024
 
+// Adjacent views of one buffer, merged into one view each.
+const mergeAdjacent = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Array<Uint8Array> => {
+  const pieces: Array<Uint8Array> = []
+  let first = chunks[0]
+  let buffer = first.buffer
+  let end = first.byteOffset + first.byteLength
+  let merged = false
+  for (let i = 1; i < chunks.length; i++) {
+    const next = chunks[i]!
+    if (next.byteOffset === end && next.buffer === buffer) {
+      end += next.byteLength
+      merged = true
+      continue
+    }
+    pieces.push(merged ? new Uint8Array(buffer, first.byteOffset, end - first.byteOffset) : first)
+    first = next
+    buffer = next.buffer
+    end = next.byteOffset + next.byteLength
+    merged = false
+  }
+  pieces.push(merged ? new Uint8Array(buffer, first.byteOffset, end - first.byteOffset) : first)
+  return pieces
+}
+
 const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> => {
+  const pieces = mergeAdjacent(chunks)
+  if (pieces.length <= gatherAbove) return pieces as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
   const out: Array<Uint8Array> = []
   let i = 0
-  while (i < chunks.length) {
-    const first = chunks[i]!
-    // The run of chunks from `i` that can go as one buffer: small ones, or
-    // adjacent views of `first`'s buffer.
-    let size = first.byteLength
-    let adjacent = true
-    let j = i + 1
-    for (; j < chunks.length; j++) {
-      const next = chunks[j]!
-      if (adjacent && next.buffer === first.buffer && next.byteOffset === first.byteOffset + size) {
-        size += next.byteLength
-        continue
-      }
-      if (next.byteLength >= gatherBelow || size >= gatherBelow) break
-      adjacent = false
-      size += next.byteLength
+  while (i < pieces.length) {
+    // The run of small pieces from `i`, up to about `gatherBelow` bytes.
+    let size = 0
+    let j = i
+    while (j < pieces.length && pieces[j]!.byteLength < gatherBelow && size < gatherBelow) {
+      size += pieces[j]!.byteLength
+      j++
     }
-    if (j === i + 1) {
-      out.push(first)
-    } else if (adjacent) {
-      out.push(new Uint8Array(first.buffer, first.byteOffset, size))
-    } else {
-      const gathered = new Uint8Array(size)
-      let at = 0
-      for (let k = i; k < j; k++) {
-        const chunk = chunks[k]!
-        gathered.set(chunk, at)
-        at += chunk.byteLength
-      }
-      out.push(gathered)
+    if (j - i < 2) {
+      out.push(pieces[i]!)
+      i++
+      continue
     }
+    const gathered = new Uint8Array(size)
+    let at = 0
+    for (let k = i; k < j; k++) {
+      gathered.set(pieces[k]!, at)
+      at += pieces[k]!.byteLength
+    }
+    out.push(gathered)
     i = j
   }
   return out as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
