@@ -23,10 +23,10 @@
  *   encoded batch and one write, not one per message: a room's fan-out
  *   costs a write per member per burst rather than per message.
  * - A waiting reader is woken once per burst, not per message: the first
- *   offer schedules the wake-up (on effect's scheduler, as `effect/Queue`
- *   does) and later offers before it runs only queue. A publisher that
- *   offers many messages in one go (an actor handling its mailbox) thus
- *   costs each reader one wake-up for all of them.
+ *   offer queues a microtask that wakes it, and later offers before it runs
+ *   only queue. A publisher that offers many messages in one go (an actor
+ *   handling its mailbox) thus costs each reader one wake-up for all of
+ *   them, in the same turn of the event loop.
  *
  * @since 0.1.0
  */
@@ -115,7 +115,7 @@ export interface Subscriber<A> {
 export const subscriber = <A>(
   options: SubscriberOptions = {}
 ): Effect.Effect<Subscriber<A>, never, Scope.Scope> =>
-  Effect.withFiber((fiber) => {
+  Effect.suspend(() => {
     const capacity = Math.max(1, options.capacity ?? Config.subscriberQueueSize)
     const policy = options.policy ?? "disconnect"
     // A plain array rather than `effect/Queue`: offers never wait and the
@@ -130,11 +130,14 @@ export const subscriber = <A>(
     let dropped = 0
     const overflowed = Deferred.makeUnsafe<void>()
     const slowConsumer = ConnectionError.make(new ConnectionError.SlowConsumer({ capacity }))
-    // The reader is woken on a later task of the scheduler, not inside the
-    // offer: a publisher (a room's actor) offering many messages in one go
+    // The reader is woken by a microtask, not inside the offer: it runs
+    // once the publisher has given the event loop back, so a publisher that
+    // offers many messages in one go (a room's actor handling its mailbox)
     // wakes each reader once for all of them, and the reader takes them in
-    // one batch (one encode, one write).
-    const dispatcher = fiber.currentDispatcher
+    // one batch (one write). A task on effect's scheduler (what
+    // `effect/Queue` uses) would run on the next turn of the event loop
+    // instead, after more reads, splitting the bursts: the chat figure
+    // measured 0.38 us of server CPU per delivery with it, 0.30 with this.
 
     const wake = () => {
       wakeScheduled = false
@@ -154,7 +157,7 @@ export const subscriber = <A>(
     const scheduleWake = () => {
       if (taker === undefined || wakeScheduled) return
       wakeScheduled = true
-      dispatcher.scheduleTask(wake, 0)
+      queueMicrotask(wake)
     }
 
     const close = (how: Pull.Pull<never, ConnectionError.ConnectionError>) => {
