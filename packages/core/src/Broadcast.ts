@@ -6,7 +6,7 @@
  * state (an actor publishing to a room) and one connection's writer. Effect's
  * `PubSub` shares one buffer and one strategy among all subscribers, so a
  * per-subscriber policy (one reader disconnected, another dropping) is built
- * here from one bounded `Queue` per subscriber instead.
+ * here from one bounded queue per subscriber instead.
  *
  * Decisions made here:
  * - Publishing never waits: each subscriber is offered the message without
@@ -22,16 +22,20 @@
  *   messages), so that a connection that fell behind catches up with one
  *   encoded batch and one write, not one per message: a room's fan-out
  *   costs a write per member per burst rather than per message.
+ * - A waiting reader is woken once per burst, not per message: the first
+ *   offer queues a microtask that wakes it, and later offers before it runs
+ *   only queue. A publisher that offers many messages in one go (an actor
+ *   handling its mailbox) thus costs each reader one wake-up for all of
+ *   them, in the same turn of the event loop.
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as MutableRef from "effect/MutableRef"
-import * as Queue from "effect/Queue"
-import * as Ref from "effect/Ref"
+import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
@@ -111,66 +115,124 @@ export interface Subscriber<A> {
 export const subscriber = <A>(
   options: SubscriberOptions = {}
 ): Effect.Effect<Subscriber<A>, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const capacity = Math.max(1, options.capacity ?? Config.subscriberQueueSize)
     const policy = options.policy ?? "disconnect"
-    // Sliding for dropOldest; dropping otherwise, so that a full queue
-    // refuses the offer and the policy decides (offers never suspend).
-    const queue = yield* Queue.make<A, ConnectionError.ConnectionError | Cause.Done>({
-      capacity,
-      strategy: policy === "dropOldest" ? "sliding" : "dropping"
-    })
-    yield* Effect.addFinalizer(() => Queue.shutdown(queue))
-    const overflowed = yield* Deferred.make<void>()
-    const dropped = MutableRef.make(0)
+    // A plain array rather than `effect/Queue`: offers never wait and the
+    // reader always takes everything, so the queue needs no more than this,
+    // and the publisher pays one push per message and subscriber.
+    let queued: Array<A> = []
+    // How the stream ends once `queued` is read; set once.
+    let closed: Pull.Pull<never, ConnectionError.ConnectionError> | undefined
+    // The reader, while it waits for messages.
+    let taker: ((effect: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, ConnectionError.ConnectionError>) => void) | undefined
+    let wakeScheduled = false
+    let dropped = 0
+    const overflowed = Deferred.makeUnsafe<void>()
     const slowConsumer = ConnectionError.make(new ConnectionError.SlowConsumer({ capacity }))
+    // The reader is woken by a microtask, not inside the offer: it runs
+    // once the publisher has given the event loop back, so a publisher that
+    // offers many messages in one go (a room's actor handling its mailbox)
+    // wakes each reader once for all of them, and the reader takes them in
+    // one batch (one write). A task on effect's scheduler (what
+    // `effect/Queue` uses) would run on the next turn of the event loop
+    // instead, after more reads, splitting the bursts: the chat figure
+    // measured 0.38 us of server CPU per delivery with it, 0.30 with this.
 
-    const isOpen = () => queue.state._tag === "Open"
+    const wake = () => {
+      wakeScheduled = false
+      if (taker === undefined) return
+      if (queued.length > 0) {
+        const resume = taker
+        taker = undefined
+        const batch = queued as unknown as Arr.NonEmptyReadonlyArray<A>
+        queued = []
+        resume(Effect.succeed(batch))
+      } else if (closed !== undefined) {
+        const resume = taker
+        taker = undefined
+        resume(closed)
+      }
+    }
+    const scheduleWake = () => {
+      if (taker === undefined || wakeScheduled) return
+      wakeScheduled = true
+      queueMicrotask(wake)
+    }
+
+    const close = (how: Pull.Pull<never, ConnectionError.ConnectionError>) => {
+      if (closed !== undefined) return
+      closed = how
+      scheduleWake()
+    }
 
     const disconnect = (): Delivery => {
       // Empty first, so the failure is seen at once and the memory freed.
-      while (Queue.takeUnsafe(queue) !== undefined) {
-        // discard
-      }
-      Queue.failCauseUnsafe(queue, Cause.fail(slowConsumer))
+      queued = []
+      close(Effect.fail(slowConsumer))
       Deferred.doneUnsafe(overflowed, Exit.void)
       return "disconnected"
     }
 
     const offerUnsafe = (message: A): Delivery => {
-      if (!isOpen()) return "closed"
-      const full = Queue.sizeUnsafe(queue) >= capacity
-      if (!full) {
-        Queue.offerUnsafe(queue, message)
+      if (closed !== undefined) return "closed"
+      if (queued.length < capacity) {
+        queued.push(message)
+        scheduleWake()
         return "queued"
       }
       switch (policy) {
         case "disconnect":
           return disconnect()
         case "dropOldest":
-          Queue.offerUnsafe(queue, message)
-          MutableRef.update(dropped, (n) => n + 1)
+          queued.shift()
+          queued.push(message)
+          dropped++
           return "droppedOldest"
         case "dropNewest":
-          MutableRef.update(dropped, (n) => n + 1)
+          dropped++
           return "droppedNewest"
       }
     }
+
+    const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, ConnectionError.ConnectionError> = Effect.suspend(() => {
+      if (queued.length > 0) {
+        const batch = queued as unknown as Arr.NonEmptyReadonlyArray<A>
+        queued = []
+        return Effect.succeed(batch)
+      }
+      if (closed !== undefined) return closed
+      return Effect.callback<Arr.NonEmptyReadonlyArray<A>, ConnectionError.ConnectionError | Cause.Done>((resume) => {
+        taker = resume
+        return Effect.sync(() => {
+          if (taker === resume) taker = undefined
+        })
+      })
+    })
 
     const self: Subscriber<A> = {
       capacity,
       policy,
       offer: (message) => Effect.sync(() => offerUnsafe(message)),
       offerUnsafe,
-      stream: Stream.fromPull(Effect.succeed(Queue.takeAll(queue))),
-      end: Effect.asVoid(Queue.end(queue)),
-      fail: (error) => Effect.asVoid(Queue.fail(queue, error)),
+      stream: Stream.fromPull(Effect.succeed(pull)),
+      end: Effect.sync(() => close(Cause.done())),
+      fail: (error) => Effect.sync(() => close(Effect.fail(error))),
       disconnected: Deferred.await(overflowed),
-      isOpen: Effect.sync(isOpen),
-      size: Queue.size(queue),
-      dropped: Effect.sync(() => MutableRef.get(dropped))
+      isOpen: Effect.sync(() => closed === undefined),
+      size: Effect.sync(() => queued.length),
+      dropped: Effect.sync(() => dropped)
     }
-    return self
+    // Shutting down drops what is queued and interrupts a waiting reader.
+    return Effect.as(
+      Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          queued = []
+          close(Effect.interrupt)
+        })
+      ),
+      self
+    )
   })
 
 /**
@@ -216,26 +278,30 @@ export interface Broadcast<A> {
  * @category constructors
  */
 export const make = <A>(): Effect.Effect<Broadcast<A>> =>
-  Effect.gen(function*() {
-    // Replaced, never mutated, so a publish iterates a stable snapshot.
-    const subscribers = yield* Ref.make<ReadonlySet<Subscriber<A>>>(new Set())
-    const add = (s: Subscriber<A>) => Ref.update(subscribers, (set) => new Set(set).add(s))
-    const remove = (s: Subscriber<A>) =>
-      Ref.update(subscribers, (set) => {
-        if (!set.has(s)) return set
-        const next = new Set(set)
-        next.delete(s)
-        return next
+  Effect.sync(() => {
+    // Replaced, never mutated, so a publish iterates a stable snapshot (an
+    // array: cheaper to walk than a set, once per message).
+    let subscribers: ReadonlyArray<Subscriber<A>> = []
+    const add = (s: Subscriber<A>) =>
+      Effect.sync(() => {
+        if (!subscribers.includes(s)) subscribers = [...subscribers, s]
       })
+    const removeUnsafe = (s: Subscriber<A>) => {
+      if (subscribers.includes(s)) subscribers = subscribers.filter((other) => other !== s)
+    }
+    const remove = (s: Subscriber<A>) => Effect.sync(() => removeUnsafe(s))
 
     const publish: Broadcast<A>["publish"] = (message, options) =>
-      Effect.flatMap(Ref.get(subscribers), (set) => {
+      Effect.sync(() => {
+        const except = options?.except
+        const set = subscribers
         let queued = 0
         let dropped = 0
         let disconnected = 0
         const closed: Array<Subscriber<A>> = []
-        for (const s of set) {
-          if (s === options?.except) continue
+        for (let i = 0; i < set.length; i++) {
+          const s = set[i]!
+          if (s === except) continue
           switch (s.offerUnsafe(message)) {
             case "queued":
             case "droppedOldest":
@@ -252,10 +318,9 @@ export const make = <A>(): Effect.Effect<Broadcast<A>> =>
               closed.push(s)
           }
         }
+        for (let i = 0; i < closed.length; i++) removeUnsafe(closed[i]!)
         const result: PublishResult = { queued, dropped, disconnected }
-        return closed.length === 0
-          ? Effect.succeed(result)
-          : Effect.as(Effect.forEach(closed, remove, { discard: true }), result)
+        return result
       })
 
     return {
@@ -264,6 +329,6 @@ export const make = <A>(): Effect.Effect<Broadcast<A>> =>
         Effect.tap(subscriber<A>(options), (s) => Effect.acquireRelease(add(s), () => remove(s))),
       add,
       remove,
-      size: Effect.map(Ref.get(subscribers), (set) => set.size)
+      size: Effect.sync(() => subscribers.length)
     }
   })

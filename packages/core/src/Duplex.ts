@@ -115,31 +115,69 @@ export const fromWriteError = (error: Socket.SocketError): ConnectionError.Conne
   )
 }
 
-// Chunks that are adjacent views of one buffer (a batch of lines encoded at
-// once, see `LineCodec`) are written as one view: each chunk handed to the
-// socket costs a write request and an iovec, about as much as the bytes of
-// a short line.
-const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> => {
-  const out: Array<Uint8Array> = []
+// Each chunk handed to the socket costs a write request and an iovec, far
+// more than the bytes of a short line. So a batch leaves in as few buffers
+// as it can: adjacent views of one buffer (lines encoded together, see
+// `LineCodec`) are merged into one view, without copying. A few pieces are
+// then written as they are (one writev); more than `gatherAbove` are
+// gathered: consecutive small ones (under `gatherBelow` bytes) are copied
+// into one buffer of about `gatherBelow` bytes at most. Allocating that
+// buffer costs about as much as writing a few more pieces. Large chunks (a
+// stream's reads) go as they are.
+const gatherAbove = 8
+const gatherBelow = 16 * 1024
+
+// Adjacent views of one buffer, merged into one view each.
+const mergeAdjacent = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Array<Uint8Array> => {
+  const pieces: Array<Uint8Array> = []
   let first = chunks[0]
+  let buffer = first.buffer
   let end = first.byteOffset + first.byteLength
   let merged = false
-  const close = () => {
-    out.push(merged ? new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) : first)
-  }
   for (let i = 1; i < chunks.length; i++) {
     const next = chunks[i]!
-    if (next.buffer === first.buffer && next.byteOffset === end) {
+    if (next.byteOffset === end && next.buffer === buffer) {
       end += next.byteLength
       merged = true
-    } else {
-      close()
-      first = next
-      end = next.byteOffset + next.byteLength
-      merged = false
+      continue
     }
+    pieces.push(merged ? new Uint8Array(buffer, first.byteOffset, end - first.byteOffset) : first)
+    first = next
+    buffer = next.buffer
+    end = next.byteOffset + next.byteLength
+    merged = false
   }
-  close()
+  pieces.push(merged ? new Uint8Array(buffer, first.byteOffset, end - first.byteOffset) : first)
+  return pieces
+}
+
+const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> => {
+  const pieces = mergeAdjacent(chunks)
+  if (pieces.length <= gatherAbove) return pieces as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+  const out: Array<Uint8Array> = []
+  let i = 0
+  while (i < pieces.length) {
+    // The run of small pieces from `i`, up to about `gatherBelow` bytes.
+    let size = 0
+    let j = i
+    while (j < pieces.length && pieces[j]!.byteLength < gatherBelow && size < gatherBelow) {
+      size += pieces[j]!.byteLength
+      j++
+    }
+    if (j - i < 2) {
+      out.push(pieces[i]!)
+      i++
+      continue
+    }
+    const gathered = new Uint8Array(size)
+    let at = 0
+    for (let k = i; k < j; k++) {
+      gathered.set(pieces[k]!, at)
+      at += pieces[k]!.byteLength
+    }
+    out.push(gathered)
+    i = j
+  }
   return out as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
 }
 

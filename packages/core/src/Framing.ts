@@ -3,7 +3,8 @@
  * frame deadline that stops slowloris peers.
  *
  * Stage: frame decode and encode, between the connection's bytes and the
- * app. `handler(codec, app)` gives a byte-level `Connection.Handler`.
+ * app. `handler(codec, app)` gives a byte-level `Connection.Handler`;
+ * `handlerEncoded` does the same for an app that encodes its own output.
  *
  * @since 0.1.0
  */
@@ -90,6 +91,26 @@ export const decodeWithDeadline = <Frame, E, R>(
   })))
 }
 
+// Decodes the input with the frame deadline and counts frames both ways;
+// `output` turns the app's output into bytes.
+const framed = <Frame, Out, E, R>(
+  codec: FrameCodec.FrameCodec<Frame>,
+  app: FramedApp<Frame, Out, E, R>,
+  options: Options,
+  output: (frames: Stream.Stream<Out, E | ConnectionError.ConnectionError, R>) => Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R>
+): Connection.Handler<E, R> =>
+(input, info) =>
+  Stream.unwrap(Effect.map(Effect.context<never>(), (context) => {
+    const count = (counter: typeof Metrics.framesIn) => <A>(frames: Arr.NonEmptyReadonlyArray<A>) => {
+      Metrics.addUnsafe(counter, frames.length, context)
+      return frames
+    }
+    const frames = decodeWithDeadline(codec, input, options.frameDeadline ?? Config.frameDeadline).pipe(
+      Stream.mapArray(count(Metrics.framesIn))
+    )
+    return output(app(frames, info).pipe(Stream.mapArray(count(Metrics.framesOut))))
+  }))
+
 /**
  * Turns a framed app into a byte-level connection handler: input bytes are
  * decoded (with the frame deadline), output frames encoded, both with `codec`.
@@ -101,15 +122,22 @@ export const handler = <Frame, E, R>(
   codec: FrameCodec.FrameCodec<Frame>,
   app: FramedApp<Frame, Frame, E, R>,
   options: Options = {}
-): Connection.Handler<E, R> =>
-(input, info) =>
-  Stream.unwrap(Effect.map(Effect.context<never>(), (context) => {
-    const count = (counter: typeof Metrics.framesIn) => <A>(frames: Arr.NonEmptyReadonlyArray<A>) => {
-      Metrics.addUnsafe(counter, frames.length, context)
-      return frames
-    }
-    const frames = decodeWithDeadline(codec, input, options.frameDeadline ?? Config.frameDeadline).pipe(
-      Stream.mapArray(count(Metrics.framesIn))
-    )
-    return codec.encode(app(frames, info).pipe(Stream.mapArray(count(Metrics.framesOut))))
-  }))
+): Connection.Handler<E, R> => framed(codec, app, options, codec.encode)
+
+/**
+ * Like `handler`, for an app that encodes its output itself: input bytes
+ * are decoded with `codec` (and the frame deadline), and the app emits each
+ * output frame already encoded, as one chunk (for lines, with
+ * `LineCodec.encodeLine`). An app that sends one frame to many connections
+ * (a chat room) encodes it once, and every connection writes the same
+ * bytes. One chunk per frame keeps the connection's outbound queue, which
+ * counts chunks, bounded in frames.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handlerEncoded = <Frame, E, R>(
+  codec: FrameCodec.FrameCodec<Frame>,
+  app: FramedApp<Frame, Uint8Array, E, R>,
+  options: Options = {}
+): Connection.Handler<E, R> => framed(codec, app, options, (bytes) => bytes)

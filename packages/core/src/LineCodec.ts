@@ -184,6 +184,62 @@ const encode = <E, R>(frames: Stream.Stream<string, E, R>): Stream.Stream<Uint8A
   })
 
 /**
+ * One line as the wire bytes `encode` writes for it: UTF-8, then LF. The
+ * same rules apply (no LF inside, no CR at the end).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeLine = (line: string): Uint8Array => utf8Encoder.encode(line + "\n")
+
+/**
+ * Encodes lines (as `encodeLine` does) for an app that sends each line to
+ * many connections, such as a chat room: it encodes a line once and every
+ * connection writes the same bytes (see `Framing.handlerEncoded`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LineEncoder = (line: string) => Uint8Array
+
+// Lines are written one after another into a slab this big, so lines
+// encoded in a row are adjacent views of one buffer: a connection that is
+// sent a run of them writes the run as one view (`Duplex.write` merges
+// adjacent views) instead of copying each line. A slab is freed once no
+// queued line is a view of it, so each line held in a queue keeps at most
+// `slabBytes` alive: about what the largest chat line costs alone.
+const slabBytes = 4 * 1024
+// Longer lines are encoded alone, so a slab always holds a few lines.
+const alone = slabBytes / 4
+
+/**
+ * Creates a `LineEncoder` that encodes into shared slabs (4 KiB each; a
+ * line that could take over a quarter of one is encoded alone), so that
+ * lines encoded one after another are adjacent views of one buffer. Keep
+ * it to one fiber (a room's actor): it holds the slab being filled.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeEncoder = (): LineEncoder => {
+  let slab = new Uint8Array(slabBytes)
+  let used = 0
+  return (line) => {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit, plus the LF.
+    const most = line.length * 3 + 1
+    if (most > alone) return encodeLine(line)
+    if (used + most > slab.length) {
+      slab = new Uint8Array(slabBytes)
+      used = 0
+    }
+    const start = used
+    used += utf8Encoder.encodeInto(line, slab.subarray(start)).written
+    slab[used++] = LF
+    return slab.subarray(start, used)
+  }
+}
+
+/**
  * Builds a line codec with the given cap.
  *
  * Decoding splits on LF and drops one CR right before it, so LF and CRLF

@@ -213,5 +213,40 @@ describe("LineCodec", () => {
         const chunks = yield* Stream.runCollect(LineCodec.lines.encode(Stream.make("a", "é", "")))
         assert.deepStrictEqual(chunks, [utf8("a\n"), utf8("é\n"), utf8("\n")])
       }))
+
+    it.effect.prop(
+      "encodeLine gives the bytes encode writes for the line",
+      [CodecProperties.frames(line)],
+      ([frames]) =>
+        Effect.gen(function*() {
+          const chunks = yield* Stream.runCollect(LineCodec.lines.encode(Stream.fromIterable(frames)))
+          assert.deepStrictEqual(chunks.map((chunk) => Array.from(chunk)), frames.map((frame) => Array.from(LineCodec.encodeLine(frame))))
+        }),
+      CodecProperties.propOptions
+    )
+
+    it.effect.prop(
+      "an encoder gives the bytes of encodeLine, whatever it has encoded before",
+      [CodecProperties.frames(line)],
+      ([frames]) =>
+        Effect.sync(() => {
+          const encode = LineCodec.makeEncoder()
+          // Long lines too: they are encoded alone.
+          const lines = [...frames, ...frames.map((frame) => frame.repeat(50))]
+          const encoded = lines.map(encode)
+          assert.deepStrictEqual(encoded.map((bytes) => Array.from(bytes)), lines.map((l) => Array.from(LineCodec.encodeLine(l))))
+        }),
+      CodecProperties.propOptions
+    )
+
+    it.effect("an encoder puts short lines encoded in a row next to each other in one buffer", () =>
+      Effect.sync(() => {
+        const encode = LineCodec.makeEncoder()
+        const [a, b, c] = ["<ann> hi", "<bob> hé", "<cy> yo"].map(encode)
+        assert.strictEqual(a!.buffer, b!.buffer)
+        assert.strictEqual(b!.buffer, c!.buffer)
+        assert.strictEqual(a!.byteOffset + a!.byteLength, b!.byteOffset)
+        assert.strictEqual(b!.byteOffset + b!.byteLength, c!.byteOffset)
+      }))
   })
 })

@@ -47,7 +47,7 @@ export interface Options extends Session.Options {
  * @category handlers
  */
 export const handler = (options: Options = {}): Connection.Handler<Actor.ActorError, ChatRoom> =>
-  Framing.handler(
+  Framing.handlerEncoded(
     LineCodec.make({ maxLineBytes: options.maxLineBytes ?? Config.chatMaxLineBytes }),
     Session.app(options),
     { frameDeadline: options.frameDeadline }

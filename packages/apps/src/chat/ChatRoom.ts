@@ -12,7 +12,8 @@
  *
  * Each room is a `Broadcast` hub of its members' outboxes (per-connection
  * bounded queues with the disconnect policy); publishing to a room never
- * waits on a slow member. The actor restarts from its last good state if
+ * waits on a slow member. Events go into the outboxes as encoded lines,
+ * each encoded once and shared by all the members it is sent to. The actor restarts from its last good state if
  * handling a message fails (see `supervision` below), so one bad message
  * does not disconnect everyone.
  *
@@ -21,6 +22,7 @@
 import * as Actor from "@socket-to-me/core/Actor"
 import * as Broadcast from "@socket-to-me/core/Broadcast"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as LineCodec from "@socket-to-me/core/LineCodec"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -74,7 +76,7 @@ export interface Snapshot {
  */
 export class ChatRoom extends Context.Service<ChatRoom, {
   /** A new connection: greet it; it has no nickname and no room yet. */
-  readonly connect: (id: number, outbox: Broadcast.Subscriber<string>) => Effect.Effect<void, Actor.ActorError>
+  readonly connect: (id: number, outbox: Broadcast.Subscriber<Uint8Array>) => Effect.Effect<void, Actor.ActorError>
   /** A command from connection `id`. */
   readonly command: (id: number, command: Protocol.Command) => Effect.Effect<void, Actor.ActorError>
   /** A line from `id` that is not a command: answer with the error. */
@@ -98,7 +100,7 @@ export interface Options {
 }
 
 type Message =
-  | { readonly _tag: "Connect"; readonly id: number; readonly outbox: Broadcast.Subscriber<string> }
+  | { readonly _tag: "Connect"; readonly id: number; readonly outbox: Broadcast.Subscriber<Uint8Array> }
   | { readonly _tag: "Command"; readonly id: number; readonly command: Protocol.Command }
   | { readonly _tag: "Rejected"; readonly id: number; readonly error: Protocol.CommandError }
   | { readonly _tag: "Throttled"; readonly id: number; readonly limits: Flood.Limits }
@@ -107,7 +109,7 @@ type Message =
 
 interface Member {
   readonly id: number
-  readonly outbox: Broadcast.Subscriber<string>
+  readonly outbox: Broadcast.Subscriber<Uint8Array>
   /** Undefined until `/nick`; a member without a nickname is in no room. */
   readonly nick: string | undefined
   readonly room: string | undefined
@@ -118,12 +120,28 @@ interface State {
   /** Lowercased nickname to connection id: nicknames are unique case-insensitively. */
   readonly nicks: HashMap.HashMap<string, number>
   /** Non-empty rooms, each a hub of its members' outboxes. */
-  readonly rooms: HashMap.HashMap<string, Broadcast.Broadcast<string>>
+  readonly rooms: HashMap.HashMap<string, Broadcast.Broadcast<Uint8Array>>
+  /**
+   * Encodes what is published to rooms. Lines encoded in a row share a
+   * buffer, so a member's run of room lines leaves in one write without
+   * being copied. Used by the actor's fiber only; kept across restarts.
+   */
+  readonly encoder: LineCodec.LineEncoder
 }
 
-const initial: State = { members: HashMap.empty(), nicks: HashMap.empty(), rooms: HashMap.empty() }
+const initial = (): State => ({
+  members: HashMap.empty(),
+  nicks: HashMap.empty(),
+  rooms: HashMap.empty(),
+  encoder: LineCodec.makeEncoder()
+})
 
-const send = (member: Member, event: Protocol.Event) => member.outbox.offer(Protocol.formatEvent(event))
+// Outboxes hold wire bytes, one line per entry: an event is encoded once
+// however many members it goes to. A line for one member is encoded alone,
+// so that it does not split the other members' runs of room lines.
+const line = (event: Protocol.Event): Uint8Array => LineCodec.encodeLine(Protocol.formatEvent(event))
+
+const send = (member: Member, event: Protocol.Event) => member.outbox.offer(line(event))
 
 const sendAll = (member: Member, events: ReadonlyArray<Protocol.Event>) =>
   Effect.forEach(events, (event) => send(member, event), { discard: true })
@@ -134,7 +152,7 @@ const error = (member: Member, message: string) => send(member, { _tag: "Error",
 const publish = (state: State, room: string, event: Protocol.Event, except?: Member) =>
   Option.match(HashMap.get(state.rooms, room), {
     onNone: () => Effect.void,
-    onSome: (hub) => Effect.asVoid(hub.publish(Protocol.formatEvent(event), { except: except?.outbox }))
+    onSome: (hub) => Effect.asVoid(hub.publish(state.encoder(Protocol.formatEvent(event)), { except: except?.outbox }))
   })
 
 const membersOf = (state: State, room: string): Array<Member> =>
@@ -154,7 +172,7 @@ const leaveRoom = Effect.fnUntraced(function*(state: State, member: Member) {
 
 const enterRoom = Effect.fnUntraced(function*(state: State, member: Member, room: string) {
   const existing = HashMap.get(state.rooms, room)
-  const hub = Option.isSome(existing) ? existing.value : yield* Broadcast.make<string>()
+  const hub = Option.isSome(existing) ? existing.value : yield* Broadcast.make<Uint8Array>()
   yield* hub.add(member.outbox)
   return Option.isSome(existing) ? state : { ...state, rooms: HashMap.set(state.rooms, room, hub) }
 })
@@ -354,7 +372,7 @@ const receive = (state: State, message: Message): Effect.Effect<State> => {
  */
 export const make = (options: Options = {}): Effect.Effect<ChatRoom["Service"], never, Scope.Scope> =>
   Effect.map(
-    Actor.make<State, Message>({ initial, receive }, {
+    Actor.make<State, Message>({ initial: initial(), receive }, {
       name: "chat-room",
       mailboxSize: options.mailboxSize,
       supervision: Actor.restart({ onRestart: (last) => last })

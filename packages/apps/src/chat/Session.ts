@@ -5,8 +5,8 @@
  * and terminal escapes stripped), rate limited (token bucket), parsed into
  * commands (Schema decode) and told to the chat room in order. Output is
  * the connection's outbox: a bounded queue (a `Broadcast` subscriber with
- * the disconnect policy) that the room writes events into and the
- * connection's writer drains. The outbox is the only way out, so its bound
+ * the disconnect policy) that the room writes events into, already encoded
+ * (one line per entry), and the connection's writer drains. The outbox is the only way out, so its bound
  * is the memory a connection can make the server hold for it.
  *
  * How a session ends:
@@ -31,6 +31,8 @@ import * as Broadcast from "@socket-to-me/core/Broadcast"
 import * as Config from "@socket-to-me/core/Config"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Framing from "@socket-to-me/core/Framing"
+import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,12 +73,13 @@ const kickNotice = (error: ConnectionError.ConnectionError): string | undefined 
 }
 
 /**
- * The chat as a framed app over lines.
+ * The chat as a framed app: lines in, encoded lines out (see
+ * `Framing.handlerEncoded`).
  *
  * @since 0.1.0
  * @category handlers
  */
-export const app = (options: Options = {}): Framing.FramedApp<string, string, Actor.ActorError, ChatRoom> => {
+export const app = (options: Options = {}): Framing.FramedApp<string, Uint8Array, Actor.ActorError, ChatRoom> => {
   const limits: Flood.Limits = {
     rate: options.rateLimit ?? Config.chatRateLimit,
     burst: options.rateBurst ?? Config.chatRateBurst
@@ -85,7 +88,7 @@ export const app = (options: Options = {}): Framing.FramedApp<string, string, Ac
     Stream.unwrap(Effect.gen(function*() {
       const room = yield* ChatRoom
       const id = info.id
-      const outbox = yield* Broadcast.subscriber<string>({ capacity: options.outboxSize, policy: "disconnect" })
+      const outbox = yield* Broadcast.subscriber<Uint8Array>({ capacity: options.outboxSize, policy: "disconnect" })
       yield* room.connect(id, outbox)
       // Whatever ended the connection, the room forgets it (a no-op if it
       // already left). `ignore`: a stopped room has nobody to tell.
@@ -94,7 +97,7 @@ export const app = (options: Options = {}): Framing.FramedApp<string, string, Ac
       yield* Effect.forkScoped(Effect.andThen(
         info.draining,
         Effect.gen(function*() {
-          yield* outbox.offer(Protocol.formatEvent({ _tag: "ShuttingDown" }))
+          yield* outbox.offer(LineCodec.encodeLine(Protocol.formatEvent({ _tag: "ShuttingDown" })))
           yield* outbox.end
           yield* Effect.ignore(room.leave(id, { _tag: "Shutdown" }))
         })
@@ -127,7 +130,20 @@ export const app = (options: Options = {}): Framing.FramedApp<string, string, Ac
         )
       )
       // The outbox drives the output: when it ends, so does the connection
-      // (and the reader is interrupted); a failed read fails it at once.
-      return Stream.merge(outbox.stream, Stream.fromEffectDrain(reader), { haltStrategy: "left" })
+      // (and the reader, forked in the output's scope, is interrupted). A
+      // failed read ends the outbox and fails the output right after what
+      // was already queued. The reader runs in a fiber of its own rather
+      // than merged into the output (`Stream.merge`), which would hand every
+      // batch over through one more fiber and queue.
+      let readFailure: Cause.Cause<Actor.ActorError | ConnectionError.ConnectionError> | undefined
+      yield* Effect.forkScoped(Effect.onError(reader, (cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.suspend(() => {
+          readFailure = cause
+          return outbox.end
+        })))
+      return Stream.concat(
+        outbox.stream,
+        Stream.suspend(() => readFailure === undefined ? Stream.empty : Stream.failCause(readFailure))
+      )
     }))
 }
