@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
+import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Outbound from "./Outbound.ts"
 import { SocketAddresses } from "./SocketAddresses.ts"
 
@@ -156,6 +157,12 @@ export interface Options {
    */
   readonly idleTimeout?: Duration.Input | undefined
   /**
+   * The sweeper that keeps the idle timeout (a server shares one between its
+   * connections, see `IdleSweeper`); it replaces `idleTimeout`. Without one,
+   * a connection with a finite `idleTimeout` starts a sweeper of its own.
+   */
+  readonly idleSweeper?: IdleSweeper.IdleSweeper | undefined
+  /**
    * When the app fails, how long its queued output may still take to be
    * written before the connection is closed at once. Default `Config.failureFlushTimeout`.
    */
@@ -229,18 +236,17 @@ export const run = <E, R>(
       )
       // The writer runs in a fiber of its own, so that what must end the
       // connection while it may be blocked on the socket interrupts it with
-      // a reason: the idle watchdog, and the cut-off of an app that failed
-      // and whose last words could not be written within the flush timeout.
-      // The cut-off is armed only when the app fails, and nothing races the
-      // writer: an idle connection holds four fibers (this one, the writer,
-      // the app's and the watchdog), not six.
+      // a reason: the idle timeout (kept by the server's `IdleSweeper`), and
+      // the cut-off of an app that failed and whose last words could not be
+      // written within the flush timeout. The cut-off is armed only when the
+      // app fails, and nothing races the writer: an idle connection holds
+      // three fibers (this one, the writer and the app's).
       let abortedWith: Cause.Cause<E | ConnectionError.ConnectionError> | undefined
       const writer = yield* Effect.forkScoped(write)
-      const abort = (cause: Cause.Cause<E | ConnectionError.ConnectionError>) =>
-        Effect.sync(() => {
-          abortedWith ??= cause
-          writer.interruptUnsafe()
-        })
+      const abortUnsafe = (cause: Cause.Cause<E | ConnectionError.ConnectionError>) => {
+        abortedWith ??= cause
+        writer.interruptUnsafe()
+      }
       yield* handler(duplex.input, info).pipe(
         Stream.runForEachArray(outbound.offer),
         Effect.onExit((exit) =>
@@ -250,17 +256,22 @@ export const run = <E, R>(
               outbound.failCause(exit.cause),
               Cause.hasInterruptsOnly(exit.cause)
                 ? Effect.void
-                : Effect.forkScoped(Effect.andThen(Effect.sleep(flushTimeout), abort(exit.cause)), {
-                  startImmediately: true
-                })
+                : Effect.forkScoped(
+                  Effect.andThen(Effect.sleep(flushTimeout), Effect.sync(() => abortUnsafe(exit.cause))),
+                  { startImmediately: true }
+                )
             )
         ),
         Effect.forkScoped
       )
-      if (Duration.isFinite(idleTimeout)) {
-        yield* Effect.forkScoped(
-          Effect.catch(idleWatchdog(duplex.stats, idleTimeout), (error) => abort(Cause.fail(error)))
+      const sweeper = options.idleSweeper ??
+        (Duration.isFinite(idleTimeout) ? yield* IdleSweeper.make(idleTimeout) : undefined)
+      if (sweeper !== undefined) {
+        const watch = sweeper.watch(
+          duplex.stats,
+          () => abortUnsafe(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: sweeper.timeout }))))
         )
+        yield* Effect.addFinalizer(() => Effect.sync(() => sweeper.unwatch(watch)))
       }
       const written = yield* Fiber.await(writer)
       if (Exit.isFailure(written)) {
@@ -275,22 +286,6 @@ export const run = <E, R>(
   }).pipe(
     Effect.annotateLogs({ connection: id })
   )
-
-// Sleeps until the connection has been silent for `timeout`, then fails.
-// It re-arms from the last activity, so a busy connection costs one timer
-// per `timeout`, not one per chunk.
-const idleWatchdog = (stats: Duplex.Stats, timeout: Duration.Duration) =>
-  Effect.gen(function*() {
-    const clock = yield* Clock.Clock
-    const timeoutMillis = Duration.toMillis(timeout)
-    while (true) {
-      const idleFor = clock.currentTimeMillisUnsafe() - stats.lastActivity
-      if (idleFor >= timeoutMillis) {
-        return yield* ConnectionError.make(new ConnectionError.IdleTimeout({ after: timeout }))
-      }
-      yield* Effect.sleep(timeoutMillis - idleFor)
-    }
-  })
 
 const logEnd = Effect.fnUntraced(function*(
   info: ConnectionInfo,

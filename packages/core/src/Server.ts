@@ -35,6 +35,7 @@ import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
 import { describeCause } from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
+import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Metrics from "./Metrics.ts"
 
 /**
@@ -77,7 +78,7 @@ export interface Server {
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<Connection.Options, "draining"> {
+export interface Options extends Omit<Connection.Options, "draining" | "idleSweeper"> {
   /** Name for logs and the `server` attribute of metrics, e.g. `"echo"`. Default `"server"`. */
   readonly name?: string | undefined
   /** Connections served at once; more are refused. Default `Config.maxConnections`. */
@@ -120,9 +121,15 @@ export const make = Effect.fnUntraced(function*<E, R>(
   // (several per chunk) merge attributes and rebuild its key.
   const attributes = { server: name }
   const userOnEnd = options.onEnd
+  // One sweeper keeps the idle timeout of every connection (see
+  // `IdleSweeper`), rather than a watchdog fiber per connection. It lives in
+  // the server's scope and outlives the drain, which it may shorten.
+  const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
+  const idleSweeper = Duration.isFinite(idleTimeout) ? yield* IdleSweeper.make(idleTimeout) : undefined
   const connectionOptions: Connection.Options = {
     ...options,
     draining,
+    idleSweeper,
     onEnd: (info, reason, stats) =>
       Effect.gen(function*() {
         yield* Metric.update(Metric.withAttributes(Metrics.connectionsClosed, { reason: reason._tag }), 1)
