@@ -18,7 +18,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Socket from "effect/socket/Socket"
@@ -177,7 +176,9 @@ const unknownAddresses = { local: "unknown", remote: "unknown" }
 
 /**
  * Runs `handler` on one accepted socket until it ends and returns its exit
- * reason. Never fails: every failure becomes the exit reason.
+ * reason. Never fails: every failure becomes the exit reason. A connection
+ * aborted while writing (idle timeout, failure-flush cut-off) is reported
+ * with that reason, and its fiber then ends interrupted.
  *
  * @since 0.1.0
  * @category running
@@ -203,10 +204,17 @@ export const run = <E, R>(
     // Set once the socket is open; stays at zero for a peer gone before that.
     let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: info.startedAt }
     let reason: ExitReason = new Interrupted()
+    // Why the connection was aborted (idle timeout, flush cut-off), if it
+    // was: an abort interrupts the writer, which is this fiber, so the
+    // connection ends interrupted, but reports this.
+    let abortedWith: Cause.Cause<unknown> | undefined
     // Reported in `onExit`, so that an interrupted connection (drain, server
     // shutdown) is logged and counted like any other.
-    const report = (exit: Exit.Exit<ExitReason, unknown>) =>
+    const report = (result: Exit.Exit<ExitReason, unknown>) =>
       Effect.gen(function*() {
+        const exit = abortedWith !== undefined && Exit.isFailure(result) && Cause.hasInterruptsOnly(result.cause)
+          ? Exit.failCause(abortedWith)
+          : result
         const ended = exitReason(exit)
         reason = (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
             (yield* Deferred.isDone(draining))
@@ -234,18 +242,20 @@ export const run = <E, R>(
         outbound.take,
         (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => write)
       )
-      // The writer runs in a fiber of its own, so that what must end the
-      // connection while it may be blocked on the socket interrupts it with
-      // a reason: the idle timeout (kept by the server's `IdleSweeper`), and
-      // the cut-off of an app that failed and whose last words could not be
-      // written within the flush timeout. The cut-off is armed only when the
-      // app fails, and nothing races the writer: an idle connection holds
-      // three fibers (this one, the writer and the app's).
-      let abortedWith: Cause.Cause<E | ConnectionError.ConnectionError> | undefined
-      const writer = yield* Effect.forkScoped(write)
+      // The writer is this fiber: once the app runs in a fiber of its own,
+      // this one drains the queue into the socket. What must end the
+      // connection while the writer may be blocked on the socket interrupts
+      // this fiber, with a reason, while it writes: the idle timeout (kept by
+      // the server's `IdleSweeper`), and the cut-off of an app that failed
+      // and whose last words could not be written within the flush timeout.
+      // The cut-off is armed only when the app fails, and nothing races the
+      // writer: an idle connection holds two fibers (this one and the app's).
+      const self = yield* Effect.fiber
+      let writing = false
       const abortUnsafe = (cause: Cause.Cause<E | ConnectionError.ConnectionError>) => {
-        abortedWith ??= cause
-        writer.interruptUnsafe()
+        if (!writing || abortedWith !== undefined) return
+        abortedWith = cause
+        self.interruptUnsafe()
       }
       yield* handler(duplex.input, info).pipe(
         Stream.runForEachArray(outbound.offer),
@@ -266,18 +276,21 @@ export const run = <E, R>(
       )
       const sweeper = options.idleSweeper ??
         (Duration.isFinite(idleTimeout) ? yield* IdleSweeper.make(idleTimeout) : undefined)
-      if (sweeper !== undefined) {
-        const watch = sweeper.watch(
-          duplex.stats,
-          () => abortUnsafe(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: sweeper.timeout }))))
-        )
-        yield* Effect.addFinalizer(() => Effect.sync(() => sweeper.unwatch(watch)))
-      }
-      const written = yield* Fiber.await(writer)
+      const watch = sweeper?.watch(
+        duplex.stats,
+        () => abortUnsafe(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: sweeper.timeout }))))
+      )
+      writing = true
+      const written = yield* Effect.exit(write)
+      writing = false
+      if (watch !== undefined) sweeper!.unwatch(watch)
       if (Exit.isFailure(written)) {
-        return yield* Effect.failCause(
-          abortedWith !== undefined && Cause.hasInterruptsOnly(written.cause) ? abortedWith : written.cause
-        )
+        // An abort interrupts this fiber; the interruption is turned here
+        // into the abort's reason (unless the write failed of itself), the
+        // scope closes with it, and the report tells it rather than the
+        // interruption this fiber then ends with.
+        if (abortedWith !== undefined && !Cause.hasInterruptsOnly(written.cause)) abortedWith = written.cause
+        return yield* Effect.failCause(abortedWith ?? written.cause)
       }
       yield* duplex.end
       return duplex.stats.peerEnded ? closedByPeer : new Completed()
