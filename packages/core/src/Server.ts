@@ -138,17 +138,16 @@ export const make = Effect.fnUntraced(function*<E, R>(
       })
   }
 
+  // Built once, shared by every connection (an effect is only a
+  // description): a connection's fiber then holds no copy of them.
+  const enter = Effect.andThen(Ref.update(active, (n) => n + 1), Metric.modify(Metrics.connectionsActive, 1))
+  const leave = Effect.all([
+    Ref.update(active, (n) => n - 1),
+    Metric.modify(Metrics.connectionsActive, -1),
+    Semaphore.release(permits, 1)
+  ], { discard: true })
   const admit = (socket: Socket.Socket, id: number) =>
-    Effect.andThen(
-      Effect.andThen(Ref.update(active, (n) => n + 1), Metric.modify(Metrics.connectionsActive, 1)),
-      Connection.run(socket, id, handler, connectionOptions).pipe(
-        Effect.ensuring(Effect.all([
-          Ref.update(active, (n) => n - 1),
-          Metric.modify(Metrics.connectionsActive, -1),
-          Semaphore.release(permits, 1)
-        ]))
-      )
-    )
+    Effect.andThen(enter, Effect.ensuring(Connection.run(socket, id, handler, connectionOptions), leave))
 
   // The limit is checked when the socket is accepted, before anything is
   // read from it: over the limit, or while draining, the socket is closed at
@@ -166,7 +165,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
         ? admit(socket, id)
         : refusal("limit")
       yield* FiberSet.run(connections, connection)
-    }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, attributes))
+    })
 
   yield* Metric.update(Metrics.connectionsLimit, maxConnections).pipe(
     Effect.provideService(Metric.CurrentMetricAttributes, attributes)
@@ -174,7 +173,12 @@ export const make = Effect.fnUntraced(function*<E, R>(
 
   // The error's own message is only its reason's tag ("Unknown", "Open");
   // the errno (EMFILE, ENFILE, ...) an operator needs is in its cause.
+  // The server's metric attributes are in the context the listener runs
+  // `accept` with, rather than provided per connection: every service added
+  // to a connection's context deepens it, and past a few such additions
+  // effect copies the whole context into a new map, per connection.
   const acceptLoop = yield* listener.run(accept).pipe(
+    Effect.provideService(Metric.CurrentMetricAttributes, attributes),
     Effect.tapError((error) => Effect.logWarning("accept failed, retrying", describeCause(error.reason.cause))),
     Effect.retry(acceptRetry),
     Effect.forkScoped
