@@ -261,7 +261,7 @@ export const run = <E, R>(
         Stream.runForEachArray(outbound.offer),
         Effect.onExit((exit) =>
           Exit.isSuccess(exit)
-            ? outbound.end
+            ? outbound.end()
             : Effect.andThen(
               outbound.failCause(exit.cause),
               Cause.hasInterruptsOnly(exit.cause)
