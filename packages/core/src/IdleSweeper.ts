@@ -27,14 +27,26 @@ import type * as Scope from "effect/Scope"
 import type * as Duplex from "./Duplex.ts"
 
 /**
+ * What a sweeper watches: a connection's activity, and what to do when it
+ * has been silent for the timeout.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Watcher {
+  readonly stats: Duplex.Stats
+  /** Called once, from the sweeper's fiber; the watcher is then no longer watched. */
+  onIdle(): void
+}
+
+/**
  * One watched connection. Opaque to callers: pass it back to `unwatch`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Watch {
-  readonly stats: Duplex.Stats
-  readonly onIdle: () => void
+  readonly watcher: Watcher
   // Never later than `stats.lastActivity`; the list is ordered by it.
   recorded: number
   prev: Watch | undefined
@@ -52,11 +64,10 @@ export interface IdleSweeper {
   /** The timeout: a connection silent in both directions for this long is idle. */
   readonly timeout: Duration.Duration
   /**
-   * Starts watching a connection's activity. `onIdle` is called once, from
-   * the sweeper's fiber, when the connection has been silent for the timeout;
-   * it is then no longer watched.
+   * Starts watching a connection's activity (`watcher.stats`);
+   * `watcher.onIdle` is called when it has been silent for the timeout.
    */
-  readonly watch: (stats: Duplex.Stats, onIdle: () => void) => Watch
+  readonly watch: (watcher: Watcher) => Watch
   /** Stops watching. Idempotent. */
   readonly unwatch: (watch: Watch) => void
 }
@@ -102,11 +113,10 @@ export const make = Effect.fnUntraced(function*(
     else watch.next.prev = watch
   }
 
-  const watch = (stats: Duplex.Stats, onIdle: () => void): Watch => {
+  const watch = (watcher: Watcher): Watch => {
     const entry: Watch = {
-      stats,
-      onIdle,
-      recorded: stats.lastActivity,
+      watcher,
+      recorded: watcher.stats.lastActivity,
       prev: undefined,
       next: undefined,
       watched: true
@@ -138,10 +148,11 @@ export const make = Effect.fnUntraced(function*(
     while (head !== undefined && head.recorded + timeoutMillis <= now) {
       const due = head
       unwatch(due)
-      if (due.stats.lastActivity + timeoutMillis <= now) {
-        due.onIdle()
+      const lastActivity = due.watcher.stats.lastActivity
+      if (lastActivity + timeoutMillis <= now) {
+        due.watcher.onIdle()
       } else {
-        due.recorded = due.stats.lastActivity
+        due.recorded = lastActivity
         due.watched = true
         insert(due)
       }

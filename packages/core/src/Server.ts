@@ -146,8 +146,8 @@ export const make = Effect.fnUntraced(function*<E, R>(
     Metric.modify(Metrics.connectionsActive, -1),
     Semaphore.release(permits, 1)
   ], { discard: true })
-  const admit = (socket: Socket.Socket, id: number) =>
-    Effect.andThen(enter, Effect.ensuring(Connection.run(socket, id, handler, connectionOptions), leave))
+  const run = Connection.runner(handler, connectionOptions)
+  const admit = (socket: Socket.Socket, id: number) => Effect.andThen(enter, Effect.ensuring(run(socket, id), leave))
 
   // The limit is checked when the socket is accepted, before anything is
   // read from it: over the limit, or while draining, the socket is closed at

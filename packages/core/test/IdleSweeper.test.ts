@@ -16,8 +16,8 @@ describe("IdleSweeper", () => {
       const now = () => Clock.currentTimeMillis
       const quiet = statsAt(yield* now())
       const busy = statsAt(yield* now())
-      sweeper.watch(quiet, () => idled.push("quiet"))
-      sweeper.watch(busy, () => idled.push("busy"))
+      sweeper.watch({ stats: quiet, onIdle: () => idled.push("quiet") })
+      sweeper.watch({ stats: busy, onIdle: () => idled.push("busy") })
       yield* TestClock.adjust("4 seconds")
       busy.lastActivity = yield* now()
       yield* TestClock.adjust("5999 millis")
@@ -35,12 +35,12 @@ describe("IdleSweeper", () => {
     Effect.gen(function*() {
       const sweeper = yield* IdleSweeper.make(Duration.seconds(10))
       const idled: Array<string> = []
-      const gone = sweeper.watch(statsAt(yield* Clock.currentTimeMillis), () => idled.push("gone"))
+      const gone = sweeper.watch({ stats: statsAt(yield* Clock.currentTimeMillis), onIdle: () => idled.push("gone") })
       sweeper.unwatch(gone)
       sweeper.unwatch(gone)
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(idled, [])
-      sweeper.watch(statsAt(yield* Clock.currentTimeMillis), () => idled.push("late"))
+      sweeper.watch({ stats: statsAt(yield* Clock.currentTimeMillis), onIdle: () => idled.push("late") })
       yield* TestClock.adjust("9999 millis")
       assert.deepStrictEqual(idled, [])
       yield* TestClock.adjust("1 millis")
@@ -53,9 +53,9 @@ describe("IdleSweeper", () => {
       const idled: Array<string> = []
       const start = yield* Clock.currentTimeMillis
       yield* TestClock.adjust("5 seconds")
-      sweeper.watch(statsAt(yield* Clock.currentTimeMillis), () => idled.push("recent"))
+      sweeper.watch({ stats: statsAt(yield* Clock.currentTimeMillis), onIdle: () => idled.push("recent") })
       // Registered later, but silent since the start: it goes first.
-      sweeper.watch(statsAt(start), () => idled.push("old"))
+      sweeper.watch({ stats: statsAt(start), onIdle: () => idled.push("old") })
       yield* TestClock.adjust("5 seconds")
       assert.deepStrictEqual(idled, ["old"])
       yield* TestClock.adjust("5 seconds")
