@@ -20,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as References from "effect/References"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
@@ -204,8 +205,7 @@ export const runner = <E, R>(
   options: Options = {}
 ): (socket: Socket.Socket, id: number) => Effect.Effect<ExitReason, never, R> => {
   const shared = new Shared(handler, options)
-  return (socket, id) =>
-    Effect.annotateLogs(Effect.withFiber((fiber) => new Run(shared, socket, id, fiber).main()), { connection: id })
+  return (socket, id) => Effect.withFiber((fiber) => new Run(shared, socket, id, fiber).main())
 }
 
 // What every connection run with one handler and options shares.
@@ -254,6 +254,8 @@ class Run<E, R> implements IdleSweeper.Watcher {
   readonly shared: Shared<E, R>
   readonly socket: Socket.Socket
   readonly fiber: Fiber.Fiber<unknown, unknown>
+  // The fiber's context before the connection's log annotation was added.
+  readonly context: Context.Context<never>
   readonly info: ConnectionInfo
   // Set once the socket is open; stays at zero for a peer gone before that.
   stats: Duplex.Stats
@@ -272,6 +274,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.shared = shared
     this.socket = socket
     this.fiber = fiber
+    this.context = fiber.context
     const addresses = Context.getOrUndefined(fiber.context, SocketAddresses) ?? unknownAddresses
     const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
     this.info = {
@@ -285,6 +288,13 @@ class Run<E, R> implements IdleSweeper.Watcher {
   }
 
   main(): Effect.Effect<ExitReason, never, R> {
+    // Every log line of the connection carries its id: set here, in this
+    // fiber's context, and put back after the report (what
+    // `Effect.annotateLogs` does, without its closures per connection).
+    const annotations = Context.get(this.context, References.CurrentLogAnnotations)
+    this.fiber.setContext(
+      Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id })
+    )
     return Effect.scoped(Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex))).pipe(
       // Reported in `onExit`, so that an interrupted connection (drain,
       // server shutdown) is logged and counted like any other.
@@ -370,7 +380,10 @@ class Run<E, R> implements IdleSweeper.Watcher {
         : ended
     const logged = logEnd(this.info, reason, this.stats, exit)
     const onEnd = this.shared.onEnd
-    return onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this.info, reason, this.stats))
+    return Effect.ensuring(
+      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this.info, reason, this.stats)),
+      Effect.sync(() => this.fiber.setContext(this.context))
+    )
   }
 }
 
