@@ -22,7 +22,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
@@ -288,20 +288,42 @@ class Run<E, R> implements IdleSweeper.Watcher {
   }
 
   main(): Effect.Effect<ExitReason, never, R> {
-    // Every log line of the connection carries its id: set here, in this
-    // fiber's context, and put back after the report (what
-    // `Effect.annotateLogs` does, without its closures per connection).
+    // The connection's scope, and its id on every log line: both set here,
+    // in this fiber's context, and put back when the connection ends (what
+    // `Effect.scoped` and `Effect.annotateLogs` do, without their closures
+    // and frames for the life of every connection).
+    const scope = Scope.makeUnsafe()
     const annotations = Context.get(this.context, References.CurrentLogAnnotations)
     this.fiber.setContext(
-      Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id })
+      Context.add(
+        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id }),
+        Scope.Scope,
+        scope
+      )
     )
-    return Effect.scoped(Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex))).pipe(
-      // Reported in `onExit`, so that an interrupted connection (drain,
-      // server shutdown) is logged and counted like any other.
-      Effect.onExit((exit) => this.report(exit)),
+    const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
+      Effect.onExit((exit) => this.end(scope, exit)),
       Effect.catchCause(() => Effect.void),
       Effect.map(() => this.reason ?? new Interrupted())
     )
+    // The scope is in the context (above).
+    return served as Effect.Effect<ExitReason, never, R>
+  }
+
+  // Closes the scope (the socket first, see `Duplex.open`, then the app's
+  // resources), then reports. In `onExit`, so that an interrupted
+  // connection (drain, server shutdown) is closed, logged and counted like
+  // any other. A finalizer that fails fails the connection, as in
+  // `Effect.scoped`.
+  end(scope: Scope.Closeable, exit: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
+    return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (closed) =>
+      this.report(
+        Exit.isSuccess(closed)
+          ? exit
+          : Exit.isSuccess(exit)
+          ? Exit.failCause(closed.cause)
+          : Exit.failCause(Cause.combine(exit.cause, closed.cause))
+      ))
   }
 
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
