@@ -333,7 +333,9 @@ class Run<E, R> implements IdleSweeper.Watcher {
     const app = this.shared.handler(duplex.input, this.info).pipe(
       Stream.runForEachArray(outbound.offer),
       Effect.onExit((exit) => this.appEnded(exit)),
-      Effect.forkScoped
+      // Started at once, in this turn: forking for a later turn would give
+      // this fiber a scheduler dispatcher of its own to hold for its life.
+      Effect.forkScoped({ startImmediately: true })
     )
     const sweeper = this.shared.idleSweeper
     return Effect.andThen(
