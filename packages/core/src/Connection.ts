@@ -301,10 +301,10 @@ class Run<E, R> implements IdleSweeper.Watcher {
         scope
       )
     )
+    const reason = () => this.reason ?? new Interrupted()
     const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
       Effect.onExit((exit) => this.end(scope, exit)),
-      Effect.catchCause(() => Effect.void),
-      Effect.map(() => this.reason ?? new Interrupted())
+      Effect.matchCause({ onFailure: reason, onSuccess: reason })
     )
     // The scope is in the context (above).
     return served as Effect.Effect<ExitReason, never, R>

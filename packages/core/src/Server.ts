@@ -147,7 +147,8 @@ export const make = Effect.fnUntraced(function*<E, R>(
     Semaphore.release(permits, 1)
   ], { discard: true })
   const run = Connection.runner(handler, connectionOptions)
-  const admit = (socket: Socket.Socket, id: number) => Effect.andThen(enter, Effect.ensuring(run(socket, id), leave))
+  const leaveAfter = () => leave
+  const admit = (socket: Socket.Socket, id: number) => Effect.andThen(enter, Effect.onExit(run(socket, id), leaveAfter))
 
   // The limit is checked when the socket is accepted, before anything is
   // read from it: over the limit, or while draining, the socket is closed at
