@@ -19,7 +19,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
@@ -267,6 +267,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
   writing = false
   duplex: Duplex.Duplex | undefined = undefined
   outbound: Outbound.Outbound<E | ConnectionError.ConnectionError> | undefined = undefined
+  app: Fiber.Fiber<void, unknown> | undefined = undefined
   sweeper: IdleSweeper.IdleSweeper | undefined = undefined
   watch: IdleSweeper.Watch | undefined = undefined
 
@@ -316,7 +317,11 @@ class Run<E, R> implements IdleSweeper.Watcher {
   // any other. A finalizer that fails fails the connection, as in
   // `Effect.scoped`.
   end(scope: Scope.Closeable, exit: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
-    return Effect.flatMap(Effect.exit(Scope.close(scope, exit)), (closed) =>
+    const closing = this.app === undefined ? Scope.close(scope, exit) : Effect.andThen(
+      Fiber.interrupt(this.app),
+      Scope.close(scope, exit)
+    )
+    return Effect.flatMap(Effect.exit(closing), (closed) =>
       this.report(
         Exit.isSuccess(closed)
           ? exit
@@ -335,15 +340,16 @@ class Run<E, R> implements IdleSweeper.Watcher {
       Effect.onExit((exit) => this.appEnded(exit)),
       // Started at once, in this turn: forking for a later turn would give
       // this fiber a scheduler dispatcher of its own to hold for its life.
-      Effect.forkScoped({ startImmediately: true })
+      // Not registered in the scope: `end` interrupts it, first.
+      Effect.forkDetach({ startImmediately: true })
     )
     const sweeper = this.shared.idleSweeper
-    return Effect.andThen(
-      app,
-      sweeper !== undefined || !Duration.isFinite(this.shared.idleTimeout)
-        ? Effect.suspend(() => this.write(sweeper))
+    return Effect.flatMap(app, (fiber) => {
+      this.app = fiber
+      return sweeper !== undefined || !Duration.isFinite(this.shared.idleTimeout)
+        ? this.write(sweeper)
         : Effect.flatMap(IdleSweeper.make(this.shared.idleTimeout), (own) => this.write(own))
-    )
+    })
   }
 
   appEnded(exit: Exit.Exit<void, E | ConnectionError.ConnectionError>): Effect.Effect<void, never, Scope.Scope> {
