@@ -4,8 +4,8 @@
  * one typed exit reason, logged with the connection id and reported.
  *
  * Stage: connection scope. Whatever the exit (success, typed failure, defect,
- * interrupt), the scope closes and releases the socket, then everything the
- * handler acquired. On success the write side is half-closed first, after the
+ * interrupt), the app's fiber is interrupted, then the scope closes and
+ * releases the socket, then everything the handler acquired. On success the write side is half-closed first, after the
  * pending output; on any other exit the socket is closed at once, unsent
  * output dropped (see `Duplex.open`).
  *
