@@ -4,8 +4,8 @@
  * one typed exit reason, logged with the connection id and reported.
  *
  * Stage: connection scope. Whatever the exit (success, typed failure, defect,
- * interrupt), the scope closes and releases the socket, then everything the
- * handler acquired. On success the write side is half-closed first, after the
+ * interrupt), the app's fiber is interrupted, then the scope closes and
+ * releases the socket, then everything the handler acquired. On success the write side is half-closed first, after the
  * pending output; on any other exit the socket is closed at once, unsent
  * output dropped (see `Duplex.open`).
  *
@@ -13,19 +13,22 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
+import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Outbound from "./Outbound.ts"
 import { SocketAddresses } from "./SocketAddresses.ts"
 
@@ -156,6 +159,12 @@ export interface Options {
    */
   readonly idleTimeout?: Duration.Input | undefined
   /**
+   * The sweeper that keeps the idle timeout (a server shares one between its
+   * connections, see `IdleSweeper`); it replaces `idleTimeout`. Without one,
+   * a connection with a finite `idleTimeout` starts a sweeper of its own.
+   */
+  readonly idleSweeper?: IdleSweeper.IdleSweeper | undefined
+  /**
    * When the app fails, how long its queued output may still take to be
    * written before the connection is closed at once. Default `Config.failureFlushTimeout`.
    */
@@ -170,7 +179,9 @@ const unknownAddresses = { local: "unknown", remote: "unknown" }
 
 /**
  * Runs `handler` on one accepted socket until it ends and returns its exit
- * reason. Never fails: every failure becomes the exit reason.
+ * reason. Never fails: every failure becomes the exit reason. A connection
+ * aborted while writing (idle timeout, failure-flush cut-off) is reported
+ * with that reason, and its fiber then ends interrupted.
  *
  * @since 0.1.0
  * @category running
@@ -180,117 +191,243 @@ export const run = <E, R>(
   id: number,
   handler: Handler<E, R>,
   options: Options = {}
-): Effect.Effect<ExitReason, never, R> =>
-  Effect.gen(function*() {
-    const addresses = Option.getOrElse(yield* Effect.serviceOption(SocketAddresses), () => unknownAddresses)
-    const draining = options.draining
-    const info: ConnectionInfo = {
+): Effect.Effect<ExitReason, never, R> => runner(handler, options)(socket, id)
+
+/**
+ * `run` for many connections of one handler and options (a server's): what
+ * they share is prepared once.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runner = <E, R>(
+  handler: Handler<E, R>,
+  options: Options = {}
+): (socket: Socket.Socket, id: number) => Effect.Effect<ExitReason, never, R> => {
+  const shared = new Shared(handler, options)
+  return (socket, id) => Effect.withFiber((fiber) => new Run(shared, socket, id, fiber).main())
+}
+
+// What every connection run with one handler and options shares.
+class Shared<E, R> {
+  readonly handler: Handler<E, R>
+  readonly outboundQueueChunks: number
+  readonly idleTimeout: Duration.Duration
+  readonly idleSweeper: IdleSweeper.IdleSweeper | undefined
+  readonly flushTimeout: Duration.Duration
+  readonly draining: Deferred.Deferred<void> | undefined
+  readonly awaitDraining: Effect.Effect<void>
+  readonly onEnd: Options["onEnd"]
+
+  constructor(handler: Handler<E, R>, options: Options) {
+    this.handler = handler
+    this.outboundQueueChunks = options.outboundQueueChunks ?? Config.outboundQueueChunks
+    this.idleSweeper = options.idleSweeper
+    this.idleTimeout = options.idleSweeper?.timeout ??
+      Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
+    this.flushTimeout = Duration.fromInputUnsafe(options.failureFlushTimeout ?? Config.failureFlushTimeout)
+    this.draining = options.draining
+    this.awaitDraining = options.draining === undefined ? Effect.never : Deferred.await(options.draining)
+    this.onEnd = options.onEnd
+  }
+}
+
+// One connection. A class rather than closures over the locals of a
+// generator: a connection holds this for its whole life, and methods on the
+// prototype cost it nothing.
+//
+// The connection's fiber opens the socket, starts the app in a fiber of its
+// own, which pulls the app's output into the outbound queue, and is then
+// the writer: it drains the queue into the socket in batches, waiting on
+// the socket. The app's end or failure is queued after its output, so its
+// last words (an error reply) are written before the failure ends the
+// connection. The queue hands a chunk to a waiting writer at once (see
+// `Outbound`), so a chunk costs no extra turn of the event loop.
+//
+// What must end the connection while the writer may be blocked on the
+// socket interrupts this fiber, with a reason, while it writes: the idle
+// timeout (kept by the server's `IdleSweeper`), and the cut-off of an app
+// that failed and whose last words could not be written within the flush
+// timeout. The cut-off is armed only when the app fails, and nothing races
+// the writer: an idle connection holds two fibers (its own and the app's).
+class Run<E, R> implements IdleSweeper.Watcher {
+  readonly shared: Shared<E, R>
+  readonly socket: Socket.Socket
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  // The fiber's context before the connection's log annotation was added.
+  readonly context: Context.Context<never>
+  readonly info: ConnectionInfo
+  // Set once the socket is open; stays at zero for a peer gone before that.
+  stats: Duplex.Stats
+  reason: ExitReason | undefined = undefined
+  // Why the connection was aborted (idle timeout, flush cut-off), if it
+  // was: an abort interrupts the writer, which is this fiber, so the
+  // connection ends interrupted, but reports this.
+  abortedWith: Cause.Cause<unknown> | undefined = undefined
+  writing = false
+  duplex: Duplex.Duplex | undefined = undefined
+  outbound: Outbound.Outbound<E | ConnectionError.ConnectionError> | undefined = undefined
+  app: Fiber.Fiber<void, unknown> | undefined = undefined
+  sweeper: IdleSweeper.IdleSweeper | undefined = undefined
+  watch: IdleSweeper.Watch | undefined = undefined
+
+  constructor(shared: Shared<E, R>, socket: Socket.Socket, id: number, fiber: Fiber.Fiber<unknown, unknown>) {
+    this.shared = shared
+    this.socket = socket
+    this.fiber = fiber
+    this.context = fiber.context
+    const addresses = Context.getOrUndefined(fiber.context, SocketAddresses) ?? unknownAddresses
+    const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    this.info = {
       id,
       localAddress: addresses.local,
       remoteAddress: addresses.remote,
-      startedAt: yield* Clock.currentTimeMillis,
-      draining: draining === undefined ? Effect.never : Deferred.await(draining)
+      startedAt,
+      draining: shared.awaitDraining
     }
-    const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
-    const flushTimeout = Duration.fromInputUnsafe(options.failureFlushTimeout ?? Config.failureFlushTimeout)
-    // Set once the socket is open; stays at zero for a peer gone before that.
-    let stats: Duplex.Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: info.startedAt }
-    let reason: ExitReason = new Interrupted()
-    // Reported in `onExit`, so that an interrupted connection (drain, server
-    // shutdown) is logged and counted like any other.
-    const report = (exit: Exit.Exit<ExitReason, unknown>) =>
-      Effect.gen(function*() {
-        const ended = exitReason(exit)
-        reason = (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
-            (yield* Deferred.isDone(draining))
-          ? new Drained()
-          : ended
-        yield* logEnd(info, reason, stats, exit)
-        if (options.onEnd !== undefined) yield* options.onEnd(info, reason, stats)
-      })
-    yield* Effect.scoped(Effect.gen(function*() {
-      const duplex = yield* Duplex.open(socket)
-      stats = duplex.stats
-      // The outbound queue: the app's output is pulled by one fiber into at
-      // most `outboundQueueChunks` chunks (it waits when the queue is full),
-      // and the writer drains it into the socket in batches,
-      // waiting on the socket. The app's end or failure is queued after its
-      // output, so its last words (an error reply) are written before the
-      // failure ends the connection. A writer that cannot flush them (a peer
-      // that does not read) is cut off after `failureFlushTimeout`. The
-      // queue hands a chunk to a waiting writer at once (see `Outbound`), so
-      // a chunk costs no extra turn of the event loop.
-      const outbound = Outbound.make<E | ConnectionError.ConnectionError>(
-        options.outboundQueueChunks ?? Config.outboundQueueChunks
-      )
-      const write: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
-        outbound.take,
-        (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => write)
-      )
-      // The writer runs in a fiber of its own, so that what must end the
-      // connection while it may be blocked on the socket interrupts it with
-      // a reason: the idle watchdog, and the cut-off of an app that failed
-      // and whose last words could not be written within the flush timeout.
-      // The cut-off is armed only when the app fails, and nothing races the
-      // writer: an idle connection holds four fibers (this one, the writer,
-      // the app's and the watchdog), not six.
-      let abortedWith: Cause.Cause<E | ConnectionError.ConnectionError> | undefined
-      const writer = yield* Effect.forkScoped(write)
-      const abort = (cause: Cause.Cause<E | ConnectionError.ConnectionError>) =>
-        Effect.sync(() => {
-          abortedWith ??= cause
-          writer.interruptUnsafe()
-        })
-      yield* handler(duplex.input, info).pipe(
-        Stream.runForEachArray(outbound.offer),
-        Effect.onExit((exit) =>
-          Exit.isSuccess(exit)
-            ? outbound.end
-            : Effect.andThen(
-              outbound.failCause(exit.cause),
-              Cause.hasInterruptsOnly(exit.cause)
-                ? Effect.void
-                : Effect.forkScoped(Effect.andThen(Effect.sleep(flushTimeout), abort(exit.cause)), {
-                  startImmediately: true
-                })
-            )
-        ),
-        Effect.forkScoped
-      )
-      if (Duration.isFinite(idleTimeout)) {
-        yield* Effect.forkScoped(
-          Effect.catch(idleWatchdog(duplex.stats, idleTimeout), (error) => abort(Cause.fail(error)))
-        )
-      }
-      const written = yield* Fiber.await(writer)
-      if (Exit.isFailure(written)) {
-        return yield* Effect.failCause(
-          abortedWith !== undefined && Cause.hasInterruptsOnly(written.cause) ? abortedWith : written.cause
-        )
-      }
-      yield* duplex.end
-      return duplex.stats.peerEnded ? closedByPeer : new Completed()
-    })).pipe(Effect.onExit(report), Effect.catchCause(() => Effect.void))
-    return reason
-  }).pipe(
-    Effect.annotateLogs({ connection: id })
-  )
+    this.stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: startedAt }
+  }
 
-// Sleeps until the connection has been silent for `timeout`, then fails.
-// It re-arms from the last activity, so a busy connection costs one timer
-// per `timeout`, not one per chunk.
-const idleWatchdog = (stats: Duplex.Stats, timeout: Duration.Duration) =>
-  Effect.gen(function*() {
-    const clock = yield* Clock.Clock
-    const timeoutMillis = Duration.toMillis(timeout)
-    while (true) {
-      const idleFor = clock.currentTimeMillisUnsafe() - stats.lastActivity
-      if (idleFor >= timeoutMillis) {
-        return yield* ConnectionError.make(new ConnectionError.IdleTimeout({ after: timeout }))
-      }
-      yield* Effect.sleep(timeoutMillis - idleFor)
+  main(): Effect.Effect<ExitReason, never, R> {
+    // The connection's scope, and its id on every log line: both set here,
+    // in this fiber's context, and put back when the connection ends (what
+    // `Effect.scoped` and `Effect.annotateLogs` do, without their closures
+    // and frames for the life of every connection).
+    const scope = Scope.makeUnsafe()
+    const annotations = Context.get(this.context, References.CurrentLogAnnotations)
+    this.fiber.setContext(
+      Context.add(
+        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id }),
+        Scope.Scope,
+        scope
+      )
+    )
+    const reason = () => this.reason ?? new Interrupted()
+    const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
+      Effect.onExit((exit) => this.end(scope, exit)),
+      Effect.matchCause({ onFailure: reason, onSuccess: reason })
+    )
+    // The scope is in the context (above).
+    return served as Effect.Effect<ExitReason, never, R>
+  }
+
+  // Closes the scope (the socket first, see `Duplex.open`, then the app's
+  // resources), then reports. In `onExit`, so that an interrupted
+  // connection (drain, server shutdown) is closed, logged and counted like
+  // any other. A finalizer that fails fails the connection, as in
+  // `Effect.scoped`.
+  end(scope: Scope.Closeable, exit: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
+    const closing = this.app === undefined ? Scope.close(scope, exit) : Effect.andThen(
+      Fiber.interrupt(this.app),
+      Scope.close(scope, exit)
+    )
+    return Effect.flatMap(Effect.exit(closing), (closed) =>
+      this.report(
+        Exit.isSuccess(closed)
+          ? exit
+          : Exit.isSuccess(exit)
+          ? Exit.failCause(closed.cause)
+          : Exit.failCause(Cause.combine(exit.cause, closed.cause))
+      ))
+  }
+
+  serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
+    this.duplex = duplex
+    this.stats = duplex.stats
+    const outbound = this.outbound = Outbound.make(this.shared.outboundQueueChunks)
+    const app = this.shared.handler(duplex.input, this.info).pipe(
+      Stream.runForEachArray(outbound.offer),
+      Effect.onExit((exit) => this.appEnded(exit)),
+      // Started at once, in this turn: forking for a later turn would give
+      // this fiber a scheduler dispatcher of its own to hold for its life.
+      // Not registered in the scope: `end` interrupts it, first.
+      Effect.forkDetach({ startImmediately: true })
+    )
+    const sweeper = this.shared.idleSweeper
+    return Effect.flatMap(app, (fiber) => {
+      this.app = fiber
+      return sweeper !== undefined || !Duration.isFinite(this.shared.idleTimeout)
+        ? this.write(sweeper)
+        : Effect.flatMap(IdleSweeper.make(this.shared.idleTimeout), (own) => this.write(own))
+    })
+  }
+
+  appEnded(exit: Exit.Exit<void, E | ConnectionError.ConnectionError>): Effect.Effect<void, never, Scope.Scope> {
+    const outbound = this.outbound!
+    if (Exit.isSuccess(exit)) return outbound.end()
+    if (Cause.hasInterruptsOnly(exit.cause)) return outbound.failCause(exit.cause)
+    return Effect.andThen(
+      outbound.failCause(exit.cause),
+      Effect.forkScoped(
+        Effect.andThen(Effect.sleep(this.shared.flushTimeout), Effect.sync(() => this.abort(exit.cause))),
+        { startImmediately: true }
+      )
+    )
+  }
+
+  write(sweeper: IdleSweeper.IdleSweeper | undefined): Effect.Effect<ExitReason, unknown> {
+    this.sweeper = sweeper
+    this.watch = sweeper?.watch(this)
+    this.writing = true
+    return Effect.flatMap(Effect.exit(drain(this.outbound!, this.duplex!)), (written) => this.written(written))
+  }
+
+  written(written: Exit.Exit<void, unknown>): Effect.Effect<ExitReason, unknown> {
+    this.writing = false
+    if (this.watch !== undefined) this.sweeper!.unwatch(this.watch)
+    if (Exit.isFailure(written)) {
+      // An abort interrupts this fiber; the interruption is turned here
+      // into the abort's reason (unless the write failed of itself), the
+      // scope closes with it, and the report tells it rather than the
+      // interruption this fiber then ends with.
+      if (this.abortedWith !== undefined && !Cause.hasInterruptsOnly(written.cause)) this.abortedWith = written.cause
+      return Effect.failCause(this.abortedWith ?? written.cause)
     }
-  })
+    const duplex = this.duplex!
+    return Effect.andThen(duplex.end, Effect.sync(() => duplex.stats.peerEnded ? closedByPeer : new Completed()))
+  }
+
+  abort(cause: Cause.Cause<unknown>): void {
+    if (!this.writing || this.abortedWith !== undefined) return
+    this.abortedWith = cause
+    this.fiber.interruptUnsafe()
+  }
+
+  onIdle(): void {
+    this.abort(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
+  }
+
+  report(result: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
+    const exit = this.abortedWith !== undefined && Exit.isFailure(result) && Cause.hasInterruptsOnly(result.cause)
+      ? Exit.failCause(this.abortedWith)
+      : result
+    const ended = exitReason(exit)
+    const draining = this.shared.draining
+    const reason = this.reason =
+      (ended._tag === "Completed" || ended === closedByPeer) && draining !== undefined &&
+        Deferred.isDoneUnsafe(draining)
+        ? new Drained()
+        : ended
+    const logged = logEnd(this.info, reason, this.stats, exit)
+    const onEnd = this.shared.onEnd
+    return Effect.ensuring(
+      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this.info, reason, this.stats)),
+      Effect.sync(() => this.fiber.setContext(this.context))
+    )
+  }
+}
+
+// The writer's loop: everything queued, then wait for more, until the end.
+const drain = <E>(
+  outbound: Outbound.Outbound<E>,
+  duplex: Duplex.Duplex
+): Effect.Effect<void, E | ConnectionError.ConnectionError> => {
+  const loop: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
+    outbound.take,
+    (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => loop)
+  )
+  return loop
+}
 
 const logEnd = Effect.fnUntraced(function*(
   info: ConnectionInfo,

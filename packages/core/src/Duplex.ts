@@ -11,9 +11,11 @@
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
@@ -195,7 +197,7 @@ const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyRe
  */
 export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   const scope = yield* Effect.scope
-  const readChunks = yield* Scope.provide(Socket.readerBytes(socket), scope).pipe(
+  const reader = yield* Scope.provide(socket.reader, scope).pipe(
     Effect.mapError((error) =>
       fromReadError(error) ??
         ConnectionError.make(new ConnectionError.PeerClosed({ detail: "closed before it was opened" }))
@@ -214,43 +216,86 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   // last, so it runs first, before the half-close and the release.
   yield* Scope.addFinalizerExit(scope, (exit) =>
     Exit.isSuccess(exit) ? Effect.void : Effect.ignore(writer.write(new Socket.CloseEvent(1000, "aborted"))))
-  const clock = yield* Clock.Clock
   // Captured once: counters are bumped synchronously on the hot path.
-  const context = yield* Effect.context<never>()
-  const stats: Stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: clock.currentTimeMillisUnsafe() }
-
-  const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = readChunks.pipe(
-    Effect.flatMap((chunks) => {
-      let size = 0
-      for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
-      stats.bytesIn += size
-      Metrics.addUnsafe(Metrics.bytesIn, size, context)
-      stats.lastActivity = clock.currentTimeMillisUnsafe()
-      return Effect.succeed(chunks)
-    }),
-    Effect.catch((error): Effect.Effect<never, ConnectionError.ConnectionError | Cause.Done> => {
-      const failure = fromReadError(error)
-      if (failure !== undefined) return Effect.fail(failure)
-      stats.peerEnded = true
-      return Cause.done()
-    })
-  )
-
-  const write = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => {
-    let size = 0
-    for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
-    stats.bytesOut += size
-    Metrics.addUnsafe(Metrics.bytesOut, size, context)
-    stats.lastActivity = clock.currentTimeMillisUnsafe()
-    return Effect.mapError(writer.writeAll(chunks.length === 1 ? chunks : coalesce(chunks)), fromWriteError)
-  }
-
-  const duplex: Duplex = {
-    input: Stream.fromPull(Effect.succeed(pull)),
-    write,
-    end: Scope.close(writeScope, Exit.void),
-    reset: Effect.ignore(writer.write(new Socket.CloseEvent(1006, "reset"))),
-    stats
-  }
+  const duplex: Duplex = new DuplexImpl(reader.pull, writer, writeScope, yield* Clock.Clock, yield* Effect.context<never>())
   return duplex
 })
+
+const encoder = new TextEncoder()
+
+// A class rather than closures over the locals of `open`: every connection
+// holds its duplex for its whole life, and methods on the prototype cost it
+// nothing.
+class DuplexImpl implements Duplex {
+  readonly stats: Stats
+  readonly input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>
+  readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
+  readonly writer: Socket.Writer
+  readonly writeScope: Scope.Closeable
+  readonly clock: Clock.Clock
+  readonly context: Context.Context<never>
+
+  constructor(
+    pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array | string>, Socket.SocketError>,
+    writer: Socket.Writer,
+    writeScope: Scope.Closeable,
+    clock: Clock.Clock,
+    context: Context.Context<never>
+  ) {
+    this.writer = writer
+    this.writeScope = writeScope
+    this.clock = clock
+    this.context = context
+    this.stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: clock.currentTimeMillisUnsafe() }
+    const read: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = Effect
+      .matchCauseEffect(pull, {
+        onFailure: (cause) => this.readFailed(cause),
+        onSuccess: (chunks) => this.read(chunks)
+      })
+    this.input = Stream.fromPull(Effect.succeed(read))
+    this.write = (chunks) => this.writeNow(chunks)
+  }
+
+  get end(): Effect.Effect<void> {
+    return Scope.close(this.writeScope, Exit.void)
+  }
+
+  get reset(): Effect.Effect<void> {
+    return Effect.ignore(this.writer.write(new Socket.CloseEvent(1006, "reset")))
+  }
+
+  read(chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>> {
+    const bytes = chunks.some((chunk) => typeof chunk === "string")
+      ? chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk) as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+      : chunks as Arr.NonEmptyReadonlyArray<Uint8Array>
+    let size = 0
+    for (let i = 0; i < bytes.length; i++) size += bytes[i]!.byteLength
+    const stats = this.stats
+    stats.bytesIn += size
+    Metrics.addUnsafe(Metrics.bytesIn, size, this.context)
+    stats.lastActivity = this.clock.currentTimeMillisUnsafe()
+    return Effect.succeed(bytes)
+  }
+
+  readFailed(
+    cause: Cause.Cause<Socket.SocketError>
+  ): Effect.Effect<never, ConnectionError.ConnectionError | Cause.Done> {
+    // As `Effect.catch`: defects and interruptions go through.
+    const error = Cause.hasDies(cause) ? undefined : Cause.findError(cause)
+    if (error === undefined || Result.isFailure(error)) return Effect.failCause(cause as Cause.Cause<never>)
+    const failure = fromReadError(error.success)
+    if (failure !== undefined) return Effect.fail(failure)
+    this.stats.peerEnded = true
+    return Cause.done()
+  }
+
+  writeNow(chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError.ConnectionError> {
+    let size = 0
+    for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
+    const stats = this.stats
+    stats.bytesOut += size
+    Metrics.addUnsafe(Metrics.bytesOut, size, this.context)
+    stats.lastActivity = this.clock.currentTimeMillisUnsafe()
+    return Effect.mapError(this.writer.writeAll(chunks.length === 1 ? chunks : coalesce(chunks)), fromWriteError)
+  }
+}

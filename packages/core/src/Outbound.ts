@@ -31,14 +31,116 @@ export interface Outbound<E> {
   /** Queues `chunks`, waiting while the queue is full. Ignored after the end. */
   readonly offer: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void>
   /** No more chunks: `take` gives `undefined` once the queued ones are taken. */
-  readonly end: Effect.Effect<void>
+  end(): Effect.Effect<void>
   /** No more chunks: `take` fails with `cause` once the queued ones are taken. */
-  readonly failCause: (cause: Cause.Cause<E>) => Effect.Effect<void>
+  failCause(cause: Cause.Cause<E>): Effect.Effect<void>
   /** Everything queued, waiting while the queue is empty; `undefined` at the end. */
   readonly take: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array> | undefined, E>
 }
 
 type Batch = Arr.NonEmptyReadonlyArray<Uint8Array>
+
+const done: Effect.Effect<undefined> = Effect.succeed(undefined)
+
+// A class rather than closures over local variables: every connection has
+// one, for its whole life, and methods on the prototype cost it nothing.
+class OutboundImpl<E> implements Outbound<E> {
+  readonly capacity: number
+  queued: Array<Uint8Array> = []
+  // How the output ended, once it has.
+  ended: Effect.Effect<undefined, E> | undefined = undefined
+  // The writer, while it waits for chunks.
+  taker: ((effect: Effect.Effect<Batch | undefined, E>) => void) | undefined = undefined
+  // The producer, while it waits for room, and the chunks it offers.
+  offerer: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  offered: Batch | undefined = undefined
+  readonly offer: (chunks: Batch) => Effect.Effect<void>
+  readonly take: Effect.Effect<Batch | undefined, E>
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+    this.offer = (chunks) => Effect.suspend(() => this.offerNow(chunks))
+    this.take = Effect.callback((resume) => this.takeNow(resume))
+  }
+
+  end(): Effect.Effect<void> {
+    return this.finish(done)
+  }
+
+  failCause(cause: Cause.Cause<E>): Effect.Effect<void> {
+    return this.finish(Effect.failCause(cause))
+  }
+
+  finish(how: Effect.Effect<undefined, E>): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (this.ended !== undefined) return
+      this.ended = how
+      if (this.taker !== undefined && this.queued.length === 0) {
+        const resume = this.taker
+        this.taker = undefined
+        resume(how)
+      }
+    })
+  }
+
+  offerNow(chunks: Batch): Effect.Effect<void> {
+    if (this.ended !== undefined) return Effect.void
+    if (this.taker !== undefined) {
+      // The writer waits, so nothing is queued: hand the chunks over as they are.
+      const resume = this.taker
+      this.taker = undefined
+      resume(Effect.succeed(chunks))
+      return Effect.void
+    }
+    const queued = this.queued
+    if (queued.length === 0 || queued.length + chunks.length <= this.capacity) {
+      for (let i = 0; i < chunks.length; i++) queued.push(chunks[i]!)
+      return Effect.void
+    }
+    return Effect.callback<void>((resume) => {
+      this.offerer = resume
+      this.offered = chunks
+      return Effect.sync(() => {
+        if (this.offerer === resume) {
+          this.offerer = undefined
+          this.offered = undefined
+        }
+      })
+    })
+  }
+
+  takeNow(resume: (effect: Effect.Effect<Batch | undefined, E>) => void): Effect.Effect<void> | undefined {
+    if (this.queued.length > 0) {
+      const batch = this.queued as unknown as Batch
+      this.queued = []
+      this.admit()
+      resume(Effect.succeed(batch))
+      return
+    }
+    if (this.ended !== undefined) {
+      resume(this.ended)
+      return
+    }
+    this.taker = resume
+    return this.cancelTake
+  }
+
+  // One consumer: a take that is interrupted is the one waiting.
+  readonly cancelTake = Effect.sync(() => {
+    this.taker = undefined
+  })
+
+  // Room again: the waiting producer's chunks go in, and it goes on.
+  admit(): void {
+    const resume = this.offerer
+    if (resume === undefined) return
+    const chunks = this.offered!
+    this.offerer = undefined
+    this.offered = undefined
+    for (let i = 0; i < chunks.length; i++) this.queued.push(chunks[i]!)
+    resume(Effect.void)
+  }
+}
 
 /**
  * Creates an empty outbound queue of about `capacity` chunks.
@@ -46,84 +148,4 @@ type Batch = Arr.NonEmptyReadonlyArray<Uint8Array>
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E>(capacity: number): Outbound<E> => {
-  let queued: Array<Uint8Array> = []
-  // How the output ended, once it has.
-  let ended: Effect.Effect<undefined, E> | undefined
-  // The writer, while it waits for chunks.
-  let taker: ((effect: Effect.Effect<Batch | undefined, E>) => void) | undefined
-  // The producer, while it waits for room, with the chunks it offers.
-  let offerer: { readonly resume: (effect: Effect.Effect<void>) => void; readonly chunks: Batch } | undefined
-
-  const takeQueued = (): Batch => {
-    const batch = queued as unknown as Batch
-    queued = []
-    return batch
-  }
-
-  // Room again: the waiting producer's chunks go in, and it goes on.
-  const admit = () => {
-    if (offerer === undefined) return
-    const waiting = offerer
-    offerer = undefined
-    for (let i = 0; i < waiting.chunks.length; i++) queued.push(waiting.chunks[i]!)
-    waiting.resume(Effect.void)
-  }
-
-  const finish = (how: Effect.Effect<undefined, E>) =>
-    Effect.sync(() => {
-      if (ended !== undefined) return
-      ended = how
-      if (taker !== undefined && queued.length === 0) {
-        const resume = taker
-        taker = undefined
-        resume(how)
-      }
-    })
-
-  const offer = (chunks: Batch): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (ended !== undefined) return Effect.void
-      if (taker !== undefined) {
-        // The writer waits, so nothing is queued: hand the chunks over as they are.
-        const resume = taker
-        taker = undefined
-        resume(Effect.succeed(chunks))
-        return Effect.void
-      }
-      if (queued.length === 0 || queued.length + chunks.length <= capacity) {
-        for (let i = 0; i < chunks.length; i++) queued.push(chunks[i]!)
-        return Effect.void
-      }
-      return Effect.callback<void>((resume) => {
-        offerer = { resume, chunks }
-        return Effect.sync(() => {
-          if (offerer?.resume === resume) offerer = undefined
-        })
-      })
-    })
-
-  const take: Effect.Effect<Batch | undefined, E> = Effect.callback((resume) => {
-    if (queued.length > 0) {
-      const batch = takeQueued()
-      admit()
-      resume(Effect.succeed(batch))
-      return
-    }
-    if (ended !== undefined) {
-      resume(ended)
-      return
-    }
-    taker = resume
-    return Effect.sync(() => {
-      if (taker === resume) taker = undefined
-    })
-  })
-
-  return {
-    offer,
-    end: finish(Effect.succeed(undefined)),
-    failCause: (cause) => finish(Effect.failCause(cause)),
-    take
-  }
-}
+export const make = <E>(capacity: number): Outbound<E> => new OutboundImpl<E>(capacity)

@@ -35,6 +35,7 @@ import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
 import { describeCause } from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
+import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Metrics from "./Metrics.ts"
 
 /**
@@ -77,7 +78,7 @@ export interface Server {
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<Connection.Options, "draining"> {
+export interface Options extends Omit<Connection.Options, "draining" | "idleSweeper"> {
   /** Name for logs and the `server` attribute of metrics, e.g. `"echo"`. Default `"server"`. */
   readonly name?: string | undefined
   /** Connections served at once; more are refused. Default `Config.maxConnections`. */
@@ -120,9 +121,15 @@ export const make = Effect.fnUntraced(function*<E, R>(
   // (several per chunk) merge attributes and rebuild its key.
   const attributes = { server: name }
   const userOnEnd = options.onEnd
+  // One sweeper keeps the idle timeout of every connection (see
+  // `IdleSweeper`), rather than a watchdog fiber per connection. It lives in
+  // the server's scope and outlives the drain, which it may shorten.
+  const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
+  const idleSweeper = Duration.isFinite(idleTimeout) ? yield* IdleSweeper.make(idleTimeout) : undefined
   const connectionOptions: Connection.Options = {
     ...options,
     draining,
+    idleSweeper,
     onEnd: (info, reason, stats) =>
       Effect.gen(function*() {
         yield* Metric.update(Metric.withAttributes(Metrics.connectionsClosed, { reason: reason._tag }), 1)
@@ -131,17 +138,17 @@ export const make = Effect.fnUntraced(function*<E, R>(
       })
   }
 
-  const admit = (socket: Socket.Socket, id: number) =>
-    Effect.andThen(
-      Effect.andThen(Ref.update(active, (n) => n + 1), Metric.modify(Metrics.connectionsActive, 1)),
-      Connection.run(socket, id, handler, connectionOptions).pipe(
-        Effect.ensuring(Effect.all([
-          Ref.update(active, (n) => n - 1),
-          Metric.modify(Metrics.connectionsActive, -1),
-          Semaphore.release(permits, 1)
-        ]))
-      )
-    )
+  // Built once, shared by every connection (an effect is only a
+  // description): a connection's fiber then holds no copy of them.
+  const enter = Effect.andThen(Ref.update(active, (n) => n + 1), Metric.modify(Metrics.connectionsActive, 1))
+  const leave = Effect.all([
+    Ref.update(active, (n) => n - 1),
+    Metric.modify(Metrics.connectionsActive, -1),
+    Semaphore.release(permits, 1)
+  ], { discard: true })
+  const run = Connection.runner(handler, connectionOptions)
+  const leaveAfter = () => leave
+  const admit = (socket: Socket.Socket, id: number) => Effect.andThen(enter, Effect.onExit(run(socket, id), leaveAfter))
 
   // The limit is checked when the socket is accepted, before anything is
   // read from it: over the limit, or while draining, the socket is closed at
@@ -159,7 +166,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
         ? admit(socket, id)
         : refusal("limit")
       yield* FiberSet.run(connections, connection)
-    }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, attributes))
+    })
 
   yield* Metric.update(Metrics.connectionsLimit, maxConnections).pipe(
     Effect.provideService(Metric.CurrentMetricAttributes, attributes)
@@ -167,7 +174,12 @@ export const make = Effect.fnUntraced(function*<E, R>(
 
   // The error's own message is only its reason's tag ("Unknown", "Open");
   // the errno (EMFILE, ENFILE, ...) an operator needs is in its cause.
+  // The server's metric attributes are in the context the listener runs
+  // `accept` with, rather than provided per connection: every service added
+  // to a connection's context deepens it, and past a few such additions
+  // effect copies the whole context into a new map, per connection.
   const acceptLoop = yield* listener.run(accept).pipe(
+    Effect.provideService(Metric.CurrentMetricAttributes, attributes),
     Effect.tapError((error) => Effect.logWarning("accept failed, retrying", describeCause(error.reason.cause))),
     Effect.retry(acceptRetry),
     Effect.forkScoped
