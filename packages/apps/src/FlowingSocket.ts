@@ -50,31 +50,42 @@ const abruptClose = new Socket.SocketError({ reason: new Socket.SocketCloseError
 const readError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
 const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
 
-// One object per connection holds the read state; its listeners are bound
-// once. An idle connection costs this object, its queue and four bound
-// listeners, plus one parked pull.
+// The reader of a socket, found by the listeners below, which are shared
+// by every socket: Node calls a listener with the socket as `this`.
+const readerKey = Symbol.for("@socket-to-me/apps/FlowingSocket/Reader")
+type WithReader = Net.Socket & { [readerKey]?: Reader | undefined }
+
+function onData(this: WithReader, chunk: Uint8Array) {
+  this[readerKey]?.data(chunk)
+}
+// An orderly end: what was read before it is still delivered.
+function onEnd(this: WithReader) {
+  this[readerKey]?.fail(endOfStream, false)
+}
+function onError(this: WithReader, cause: Error) {
+  this[readerKey]?.fail(readError(cause), true)
+}
+function onClose(this: WithReader, hadError: boolean) {
+  this[readerKey]?.fail(hadError ? abruptClose : endOfStream, hadError)
+}
+
+// One object per connection holds the read state. An idle connection costs
+// this object, its queue, its pull (one closure) and one parked fiber; the
+// listeners are shared.
 class Reader {
   queue: Array<Uint8Array> = []
   queued = 0
   paused = false
   waiter: Resume | undefined = undefined
   failure: Socket.SocketError | undefined = undefined
-  readonly conn: Net.Socket
+  readonly conn: WithReader
   readonly highWaterMark: number
-  readonly onData: (chunk: Uint8Array) => void
-  readonly onEnd: () => void
-  readonly onError: (cause: Error) => void
-  readonly onClose: (hadError: boolean) => void
   readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>
 
   constructor(conn: Net.Socket, highWaterMark: number) {
     this.conn = conn
     this.highWaterMark = highWaterMark
-    this.onData = (chunk) => this.data(chunk)
-    // An orderly end: what was read before it is still delivered.
-    this.onEnd = () => this.fail(endOfStream, false)
-    this.onError = (cause) => this.fail(readError(cause), true)
-    this.onClose = (hadError) => this.fail(hadError ? abruptClose : endOfStream, hadError)
+    // Interrupting the waiting pull forgets it; what arrives later is queued.
     const cancel = Effect.sync(() => {
       this.waiter = undefined
     })
@@ -131,19 +142,23 @@ class Reader {
   }
 
   attach() {
-    this.conn.on("data", this.onData)
-    this.conn.on("end", this.onEnd)
-    this.conn.on("error", this.onError)
-    this.conn.on("close", this.onClose)
-    this.conn.resume()
+    const conn = this.conn
+    conn[readerKey] = this
+    conn.on("data", onData)
+    conn.on("end", onEnd)
+    conn.on("error", onError)
+    conn.on("close", onClose)
+    conn.resume()
   }
 
   detach() {
+    const conn = this.conn
     this.fail(abruptClose, true)
-    this.conn.off("data", this.onData)
-    this.conn.off("end", this.onEnd)
-    this.conn.off("error", this.onError)
-    this.conn.off("close", this.onClose)
+    conn.off("data", onData)
+    conn.off("end", onEnd)
+    conn.off("error", onError)
+    conn.off("close", onClose)
+    conn[readerKey] = undefined
   }
 }
 
@@ -208,23 +223,22 @@ const makeWriter = (conn: Net.Socket): Socket.Writer => {
   }
 }
 
-/**
- * A `Socket` over `conn`, an accepted, paused Node socket (a server created
- * with `pauseOnConnect`, or `conn.pause()` at once), which must already have
- * an `error` listener so that an error while nobody reads cannot crash the
- * process. Acquire its reader once; the reader's scope owns the socket.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromNetSocket = (conn: Net.Socket, options: Options = {}): Socket.Socket => {
-  const highWaterMark = options.highWaterMark ?? conn.readableHighWaterMark
-  const reader: Socket.Socket["reader"] = Effect.flatMap(Effect.scope, (scope) =>
-    Effect.suspend(() => {
-      if (conn.destroyed || conn.closed) {
-        return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
-      }
-      const state = new Reader(conn, highWaterMark)
+// The socket's reader and writer are made when acquired, so that what a
+// connection keeps of its socket is this object alone.
+class FlowingNetSocket implements Socket.Socket {
+  readonly [Socket.TypeId]: typeof Socket.TypeId = Socket.TypeId
+  readonly conn: Net.Socket
+  readonly highWaterMark: number
+  constructor(conn: Net.Socket, highWaterMark: number) {
+    this.conn = conn
+    this.highWaterMark = highWaterMark
+  }
+
+  get reader(): Socket.Socket["reader"] {
+    return Effect.flatMap(Effect.scope, (scope) => {
+      const conn = this.conn
+      if (conn.destroyed || conn.closed) return Effect.fail(endOfStream)
+      const state = new Reader(conn, this.highWaterMark)
       state.attach()
       return Effect.as(
         Scope.addFinalizer(
@@ -236,16 +250,32 @@ export const fromNetSocket = (conn: Net.Socket, options: Options = {}): Socket.S
         ),
         { pull: state.pull, upgrade: unsupportedUpgrade }
       )
-    }))
-  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-    Effect.sync(() => makeWriter(conn)),
-    () =>
-      Effect.sync(() => {
-        if (!conn.destroyed && !conn.writableEnded) conn.end()
-      })
-  )
-  return Socket.make({ reader, writer })
+    })
+  }
+
+  get writer(): Socket.Socket["writer"] {
+    const conn = this.conn
+    return Effect.acquireRelease(
+      Effect.sync(() => makeWriter(conn)),
+      () =>
+        Effect.sync(() => {
+          if (!conn.destroyed && !conn.writableEnded) conn.end()
+        })
+    )
+  }
 }
+
+/**
+ * A `Socket` over `conn`, an accepted, paused Node socket (a server created
+ * with `pauseOnConnect`, or `conn.pause()` at once), which must already have
+ * an `error` listener so that an error while nobody reads cannot crash the
+ * process. Acquire its reader once; the reader's scope owns the socket.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromNetSocket = (conn: Net.Socket, options: Options = {}): Socket.Socket =>
+  new FlowingNetSocket(conn, options.highWaterMark ?? conn.readableHighWaterMark)
 
 const unsupportedUpgrade = () =>
   Effect.fail(
