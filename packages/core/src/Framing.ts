@@ -10,7 +10,10 @@
  */
 import type * as Arr from "effect/Array"
 import * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import type * as Connection from "./Connection.ts"
@@ -57,8 +60,11 @@ export interface Options {
  * peer trickling one byte at a time never completes its frame, so the
  * deadline fires, including when the trickle follows a complete frame in
  * the same read.
- * Only reads made while a frame is partial wait under a timer; reads between
- * frames cost nothing extra.
+ * Until a frame is first left partial, reads cost nothing extra. From then
+ * on reads are made by a helper fiber and a watchdog fiber holds one timer,
+ * re-armed per deadline (not per read), that abandons a read still waiting
+ * when the partial frame's time is up; a read between frames is never
+ * abandoned.
  *
  * @since 0.1.0
  * @category decoding
@@ -79,14 +85,102 @@ export const decodeWithDeadline = <Frame, E, R>(
       if (!partial) startedAt = undefined
       else if (completed || startedAt === undefined) startedAt = clock.currentTimeMillisUnsafe()
     }
-    const timed = Stream.transformPull(bytes, (upstream) =>
-      Effect.succeed(Effect.suspend(() => {
-        if (startedAt === undefined) return upstream
-        const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
-        return remaining <= 0
-          ? Effect.fail(timeout)
-          : Effect.timeoutOrElse(upstream, { duration: remaining, orElse: () => Effect.fail(timeout) })
-      })))
+    const timed = Stream.transformPull(bytes, (upstream, scope) =>
+      Effect.sync(() => {
+        type Chunks = Arr.NonEmptyReadonlyArray<Uint8Array>
+        type Result = Exit.Exit<Chunks, E | Cause.Done>
+        // Pulls made while a frame is partial must be abandoned when the
+        // deadline passes, so they run in a helper fiber that a watchdog
+        // can interrupt. Both are forked the first time a frame is
+        // partial and live until the stream ends (or a deadline kills the
+        // helper): one timer per deadline, not one race per read, which in
+        // a bulk transfer (every read ends inside a 64 KiB frame) cost two
+        // fibers and a timer per read. Once the helper exists every pull
+        // goes through it, so reads stay in order.
+        let helper: Fiber.Fiber<never> | undefined
+        let requested = false
+        let wakeHelper: (() => void) | undefined
+        // The decoder's pull waiting for the helper, and a result that came
+        // after that pull was interrupted (kept for the next one: no byte
+        // is ever dropped).
+        let waiter: ((result: Effect.Effect<Chunks, E | Cause.Done | ConnectionError.ConnectionError>) => void) | undefined
+        let ready: Result | undefined
+
+        const deliver = (result: Result) => {
+          const resume = waiter
+          waiter = undefined
+          if (resume !== undefined) resume(result)
+          else ready = result
+        }
+        const helperLoop: Effect.Effect<never> = Effect.forever(
+          Effect.callback<void>((resume) => {
+            if (requested) {
+              requested = false
+              resume(Effect.void)
+            } else {
+              wakeHelper = () => {
+                wakeHelper = undefined
+                resume(Effect.void)
+              }
+            }
+          }).pipe(Effect.andThen(Effect.exit(upstream)), Effect.map(deliver))
+        )
+        const request = () => {
+          if (wakeHelper !== undefined) wakeHelper()
+          else requested = true
+        }
+        // Sleeps until the partial frame's deadline, rechecking when it
+        // wakes (the frame may have completed and another begun); between
+        // frames it sleeps a whole deadline at a time.
+        const watchdog: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
+          if (startedAt === undefined) return Effect.sleep(limit)
+          const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
+          if (remaining > 0) return Effect.sleep(remaining)
+          if (waiter !== undefined && helper !== undefined) {
+            const stuck = helper
+            helper = undefined
+            requested = false
+            wakeHelper = undefined
+            deliver(Exit.fail(timeout) as never)
+            return Effect.andThen(Fiber.interrupt(stuck), Effect.sleep(limit))
+          }
+          return Effect.sleep(limit)
+        }))
+
+        const viaHelper = Effect.suspend(() => {
+          if (ready !== undefined) {
+            const result = ready
+            ready = undefined
+            return result
+          }
+          const start = helper !== undefined ? Effect.void : Effect.map(
+            Effect.forkIn(helperLoop, scope, { startImmediately: true }),
+            (fiber) => {
+              helper = fiber
+            }
+          )
+          return Effect.andThen(
+            start,
+            Effect.callback<Chunks, E | Cause.Done | ConnectionError.ConnectionError>((resume) => {
+              waiter = resume
+              request()
+              return Effect.sync(() => {
+                if (waiter === resume) waiter = undefined
+              })
+            })
+          )
+        })
+        let watching = false
+        return Effect.suspend(() => {
+          if (startedAt === undefined && helper === undefined && ready === undefined) return upstream
+          if (startedAt !== undefined && startedAt + limitMillis - clock.currentTimeMillisUnsafe() <= 0) {
+            return Effect.fail(timeout)
+          }
+          if (watching) return viaHelper
+          watching = true
+          return Effect.andThen(Effect.forkIn(watchdog, scope), viaHelper)
+        })
+      }))
     return codec.decode(timed, { onPartial })
   })))
 }

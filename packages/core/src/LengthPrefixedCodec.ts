@@ -6,8 +6,10 @@
  * itself arrive in pieces) and checks it against the cap before it accepts a
  * single payload byte, so a peer cannot make the server hold more than
  * `maxFrameBytes` for it. A frame that lies inside one read is handed on as a
- * view of that read (no copy); only frames spread over several reads are
- * assembled into a fresh buffer.
+ * view of that read (no copy); a frame spread over several reads is either
+ * assembled into a fresh buffer (`make`) or handed on as the views of the
+ * reads that carried it (`makeParts`), for receivers of bulk data that
+ * would only copy it again (to a file, a hash, a socket).
  *
  * @since 0.1.0
  */
@@ -47,50 +49,78 @@ export const prefixBytes = 4
  */
 export const maxEncodableBytes = 0xffff_ffff
 
+/**
+ * A frame as the views of the reads that carried it, in order: the payload
+ * is their concatenation. There is always at least one view; a frame that
+ * lies inside one read (including a zero-length frame) is one view.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Parts = Arr.NonEmptyReadonlyArray<Uint8Array>
+
 const readU32 = (bytes: Uint8Array, offset: number): number =>
   bytes[offset]! * 0x100_0000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
 
-const decodeWith = (limit: number) =>
+// How a decoder hands on a frame: one that lies inside a read (`whole`, a
+// view of it) and one spread over reads (`spread`, the views of those reads,
+// non-empty, whose lengths add up to `size`).
+interface Cutter<Frame> {
+  readonly whole: (view: Uint8Array) => Frame
+  readonly spread: (parts: Arr.NonEmptyArray<Uint8Array>, size: number) => Frame
+}
+
+// The payload copied once into a fresh buffer of its size.
+const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const payload = new Uint8Array(size)
+  let offset = 0
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    payload.set(part, offset)
+    offset += part.length
+  }
+  return payload
+}
+
+const assembling: Cutter<Uint8Array> = { whole: (view) => view, spread: join }
+
+const inParts: Cutter<Parts> = { whole: (view) => [view], spread: (parts) => parts }
+
+const decodeWith = <Frame>(limit: number, cutter: Cutter<Frame>) =>
 <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   options?: FrameCodec.DecodeOptions
-): Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R> =>
+): Stream.Stream<Frame, E | ConnectionError.ConnectionError, R> =>
   Stream.transformPull(bytes, (upstream) =>
     Effect.sync(() => {
       // A prefix split across reads is gathered here.
       const prefix = new Uint8Array(prefixBytes)
       let prefixFilled = 0
-      // The payload being assembled across reads: its announced size (-1 while
+      // The payload being gathered across reads: its announced size (-1 while
       // reading a prefix) and the views of the reads holding it so far. Views,
-      // not copies, so the payload is copied exactly once, when complete, and
+      // not copies, so the payload is copied at most once, when complete, and
       // memory grows with bytes received, never with bytes merely announced.
       let expected = -1
-      let parts: Array<Uint8Array> = []
+      let parts: Arr.NonEmptyArray<Uint8Array> | undefined
       let received = 0
       // Set once the decoder has failed or input has ended; later pulls repeat
       // it without touching upstream again.
       let failure: ConnectionError.ConnectionError | undefined
       let ended = false
 
-      const assemble = (): Uint8Array => {
-        const payload = new Uint8Array(expected)
-        let offset = 0
-        for (let i = 0; i < parts.length; i++) {
-          const part = parts[i]!
-          payload.set(part, offset)
-          offset += part.length
-        }
-        parts = []
+      const complete = (): Frame => {
+        const frame = cutter.spread(parts!, expected)
+        parts = undefined
         received = 0
         expected = -1
-        return payload
+        return frame
       }
 
       // Cuts every complete frame of `chunks` into `out`. Returns the error
       // that stops decoding; frames before it are still in `out`.
       const step = (
         chunks: Arr.NonEmptyReadonlyArray<Uint8Array>,
-        out: Array<Uint8Array>
+        out: Array<Frame>
       ): ConnectionError.ConnectionError | undefined => {
         for (let c = 0; c < chunks.length; c++) {
           const chunk = chunks[c]!
@@ -115,7 +145,7 @@ const decodeWith = (limit: number) =>
                 return ConnectionError.make(new ConnectionError.FrameTooLarge({ size, limit }))
               }
               if (length - offset >= size) {
-                out.push(chunk.subarray(offset, offset + size))
+                out.push(cutter.whole(chunk.subarray(offset, offset + size)))
                 offset += size
                 continue
               }
@@ -123,11 +153,13 @@ const decodeWith = (limit: number) =>
             }
             const n = Math.min(expected - received, length - offset)
             if (n > 0) {
-              parts.push(chunk.subarray(offset, offset + n))
+              const part = chunk.subarray(offset, offset + n)
+              if (parts === undefined) parts = [part]
+              else parts.push(part)
               received += n
               offset += n
             }
-            if (received === expected) out.push(assemble())
+            if (received === expected) out.push(complete())
           }
         }
         return undefined
@@ -151,13 +183,13 @@ const decodeWith = (limit: number) =>
         return undefined
       }
 
-      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E | ConnectionError.ConnectionError> = Effect
+      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Frame>, E | ConnectionError.ConnectionError> = Effect
         .suspend(() => {
           if (failure !== undefined) return Effect.fail(failure)
           if (ended) return Cause.done()
           return Pull.matchEffect(upstream, {
             onSuccess: (chunks) => {
-              const out: Array<Uint8Array> = []
+              const out: Array<Frame> = []
               failure = step(chunks, out)
               options?.onPartial?.(prefixFilled > 0 || expected >= 0, out.length > 0)
               if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
@@ -174,15 +206,41 @@ const decodeWith = (limit: number) =>
       return pull
     }))
 
+// A frame's payload size, and its bytes copied into `into` at `offset`.
+interface Writer<Frame> {
+  readonly size: (frame: Frame) => number
+  readonly copy: (frame: Frame, into: Uint8Array, offset: number) => void
+}
+
+const writeWhole: Writer<Uint8Array> = {
+  size: (payload) => payload.length,
+  copy: (payload, into, offset) => into.set(payload, offset)
+}
+
+const writeParts: Writer<Parts> = {
+  size: (parts) => {
+    let size = 0
+    for (let i = 0; i < parts.length; i++) size += parts[i]!.length
+    return size
+  },
+  copy: (parts, into, offset) => {
+    for (let i = 0; i < parts.length; i++) {
+      into.set(parts[i]!, offset)
+      offset += parts[i]!.length
+    }
+  }
+}
+
 // One buffer per chunk of frames: one write (and usually one syscall) for a
 // whole batch. A payload past the u32 range cannot be framed at all; that is
 // a bug in the caller, so it is a defect rather than a connection error.
-const encode = <E, R>(frames: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+const encodeWith = <Frame>(writer: Writer<Frame>) =>
+<E, R>(frames: Stream.Stream<Frame, E, R>): Stream.Stream<Uint8Array, E, R> =>
   Stream.transformPull(frames, (upstream) =>
     Effect.succeed(Effect.flatMap(upstream, (payloads) => {
       let total = 0
       for (let i = 0; i < payloads.length; i++) {
-        const size = payloads[i]!.length
+        const size = writer.size(payloads[i]!)
         if (size > maxEncodableBytes) {
           return Effect.die(new RangeError(`frame of ${size} bytes exceeds the u32 length prefix`))
         }
@@ -192,12 +250,12 @@ const encode = <E, R>(frames: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Ui
       let offset = 0
       for (let i = 0; i < payloads.length; i++) {
         const payload = payloads[i]!
-        const size = payload.length
+        const size = writer.size(payload)
         wire[offset] = size >>> 24
         wire[offset + 1] = (size >>> 16) & 0xff
         wire[offset + 2] = (size >>> 8) & 0xff
         wire[offset + 3] = size & 0xff
-        wire.set(payload, offset + prefixBytes)
+        writer.copy(payload, wire, offset + prefixBytes)
         offset += prefixBytes + size
       }
       return Effect.succeed(Arr.of(wire))
@@ -222,7 +280,40 @@ const encode = <E, R>(frames: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Ui
  */
 export const make = (options?: Options): FrameCodec.FrameCodec<Uint8Array> => {
   const limit = options?.maxFrameBytes ?? Config.maxFrameBytes
-  return { name: "length-prefixed", decode: decodeWith(limit), encode }
+  return { name: "length-prefixed", decode: decodeWith(limit, assembling), encode: encodeWith(writeWhole) }
+}
+
+/**
+ * Builds a length-prefixed codec with the given cap whose frames are
+ * {@link Parts}: a frame spread over several reads is handed on as the
+ * views of those reads instead of being copied into one buffer. For
+ * receivers that pass bulk payloads on (to a file, a hash, a socket) and
+ * would otherwise copy every large frame twice. Decoding behaves as
+ * {@link make}'s in every other way (cap, errors, any split of the input);
+ * the views keep the reads they point into alive, so memory is still
+ * bounded by the bytes of the frames held.
+ *
+ * Encoding writes each frame's prefix and then its parts, one buffer per
+ * chunk of frames.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeParts = (options?: Options): FrameCodec.FrameCodec<Parts> => {
+  const limit = options?.maxFrameBytes ?? Config.maxFrameBytes
+  return { name: "length-prefixed", decode: decodeWith(limit, inParts), encode: encodeWith(writeParts) }
+}
+
+/**
+ * The payload of a frame given as {@link Parts}: the one view itself, or
+ * the views copied into one buffer.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const concatParts = (parts: Parts): Uint8Array => {
+  if (parts.length === 1) return parts[0]
+  return join(parts, writeParts.size(parts))
 }
 
 /**

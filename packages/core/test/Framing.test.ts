@@ -69,6 +69,25 @@ describe("Framing.decodeWithDeadline", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
+  it.effect("after frames that straddled reads, the clock still stops between frames", () =>
+    Effect.gen(function*() {
+      const { fiber, frames } = yield* decodeThenStall(LineCodec.lines, [text("ab"), text("c\nde"), text("f\n")])
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(frames, ["abc", "def"])
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("after frames that straddled reads, a stalled frame still times out on time", () =>
+    Effect.gen(function*() {
+      const { fiber, frames } = yield* decodeThenStall(LineCodec.lines, [text("ab"), text("c\nde")])
+      yield* TestClock.adjust("999 millis")
+      assert.deepStrictEqual(frames, ["abc"])
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      failedWith(yield* Fiber.await(fiber), "FrameTimeout")
+    }))
+
   it.effect("a length prefix split across reads is a partial frame too", () =>
     Effect.gen(function*() {
       const { fiber } = yield* decodeThenStall(LengthPrefixedCodec.make(), [new Uint8Array([0, 0])])

@@ -32,6 +32,19 @@ const failureOf = <A>(effect: Effect.Effect<A, ConnectionError.ConnectionError>)
 
 const payload = Arbitrary.schema(Schema.Uint8Array)
 
+/** A frame as parts: one to four pieces of a payload. */
+const parts: Arbitrary.Arbitrary<LengthPrefixedCodec.Parts> = Arbitrary.schema(
+  Schema.NonEmptyArray(Schema.Uint8Array).check(Schema.isMaxLength(4))
+)
+
+/** Frames given as parts are equal when their payloads are. */
+const partsEquivalence = (a: LengthPrefixedCodec.Parts, b: LengthPrefixedCodec.Parts): boolean =>
+  Bytes.equals(Bytes.concat(a), Bytes.concat(b))
+
+/** Decodes the given reads with the parts codec, one stream chunk each. */
+const decodeParts = (...reads: ReadonlyArray<Uint8Array>) =>
+  Stream.runCollect(LengthPrefixedCodec.makeParts().decode(Stream.fromArrays(...reads.map((read) => [read]))))
+
 /** Bytes mostly zero, so that prefixes announce small lengths and frames complete. */
 const prefixishBytes = Arbitrary.schema(Schema.Array(Schema.Literals([0, 0, 0, 1, 2, 3, 7, 200]))).pipe(
   Arbitrary.map((values) => Uint8Array.from(values))
@@ -72,6 +85,98 @@ describe("LengthPrefixedCodec", () => {
         ),
       CodecProperties.propOptions
     )
+  })
+
+  describe("parts", () => {
+    it.effect.prop(
+      "round trip",
+      [CodecProperties.frames(parts)],
+      ([frames]) => CodecProperties.roundTrip(LengthPrefixedCodec.makeParts(), partsEquivalence, frames),
+      CodecProperties.propOptions
+    )
+
+    it.effect.prop(
+      "split invariance",
+      [CodecProperties.frames(parts), CodecProperties.split],
+      ([frames, split]) =>
+        CodecProperties.splitInvariance(LengthPrefixedCodec.makeParts(), partsEquivalence, frames, split),
+      CodecProperties.propOptions
+    )
+
+    it.effect.prop(
+      "split invariance on arbitrary bytes, with a small cap",
+      [prefixishBytes, CodecProperties.split],
+      ([input, split]) =>
+        CodecProperties.bytesSplitInvariance(
+          LengthPrefixedCodec.makeParts({ maxFrameBytes: 5 }),
+          partsEquivalence,
+          input,
+          split
+        ),
+      CodecProperties.propOptions
+    )
+
+    it.effect.prop(
+      "decodes to the same payloads as the assembling codec, under any split",
+      [prefixishBytes, CodecProperties.split],
+      ([input, split]) =>
+        Effect.gen(function*() {
+          const reads = CodecProperties.cut(input, split)
+          const whole = yield* CodecProperties.decodeChunks(LengthPrefixedCodec.make({ maxFrameBytes: 5 }), reads)
+          const inParts = yield* CodecProperties.decodeChunks(LengthPrefixedCodec.makeParts({ maxFrameBytes: 5 }), reads)
+          return CodecProperties.sameOutcome(
+            CodecProperties.bytesEquivalence,
+            { frames: inParts.frames.map(LengthPrefixedCodec.concatParts), failure: inParts.failure },
+            whole
+          )
+        }),
+      CodecProperties.propOptions
+    )
+
+    it.effect("hands out views of the reads, never a copy", () =>
+      Effect.gen(function*() {
+        const read = wire(bytes(1, 2), bytes(3), bytes())
+        const frames = yield* decodeParts(read)
+        assert.deepStrictEqual(frames, [[bytes(1, 2)], [bytes(3)], [bytes()]])
+        for (const frame of frames) assert.strictEqual(frame[0].buffer, read.buffer)
+        const first = read.subarray(0, 5)
+        const second = read.subarray(5)
+        const [spread, ...rest] = yield* decodeParts(first, second)
+        assert.deepStrictEqual(spread, [bytes(1), bytes(2)])
+        assert.strictEqual(spread?.[0].buffer, first.buffer)
+        assert.deepStrictEqual(rest, [[bytes(3)], [bytes()]])
+        // A prefix split across reads, then a payload over three reads.
+        const long = wire(bytes(4, 5, 6))
+        const pieces = yield* decodeParts(long.subarray(0, 2), long.subarray(2, 5), long.subarray(5, 6), long.subarray(6))
+        assert.deepStrictEqual(pieces, [[bytes(4), bytes(5), bytes(6)]])
+      }))
+
+    it.effect("fails as the assembling codec does: past the cap, and at the end of input mid-frame", () =>
+      Effect.gen(function*() {
+        const tooLarge = yield* failureOf(
+          Stream.runCollect(LengthPrefixedCodec.makeParts({ maxFrameBytes: 3 }).decode(Stream.make(bytes(0, 0, 0, 4))))
+        )
+        assert.deepStrictEqual(tooLarge, new ConnectionError.FrameTooLarge({ size: 4, limit: 3 }))
+        const ended = yield* failureOf(decodeParts(bytes(0, 0, 0, 5, 1), bytes(2)))
+        assert.deepStrictEqual(
+          ended,
+          new ConnectionError.PeerClosed({ detail: "input ended after 2 of 5 payload bytes of a frame" })
+        )
+      }))
+
+    it.effect("encodes each frame's parts after its prefix, one buffer per chunk", () =>
+      Effect.gen(function*() {
+        const chunks = yield* Stream.runCollect(
+          LengthPrefixedCodec.makeParts().encode(Stream.make([bytes(1), bytes(2)], [bytes()], [bytes(3)]))
+        )
+        assert.deepStrictEqual(chunks, [wire(bytes(1, 2), bytes(), bytes(3))])
+      }))
+
+    it("concatParts returns a lone part itself and joins several", () => {
+      const lone = bytes(1, 2)
+      assert.strictEqual(LengthPrefixedCodec.concatParts([lone]), lone)
+      assert.deepStrictEqual(LengthPrefixedCodec.concatParts([bytes(1), bytes(), bytes(2, 3)]), bytes(1, 2, 3))
+    })
   })
 
   describe("decode", () => {

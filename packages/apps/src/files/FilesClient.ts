@@ -24,6 +24,7 @@ import * as Client from "@socket-to-me/core/Client"
 import * as Config from "@socket-to-me/core/Config"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Duplex from "@socket-to-me/core/Duplex"
+import type * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -179,12 +180,12 @@ const rejected = (message: typeof Protocol.ErrorMessage.Type) =>
 
 const connect = <R>(target: Target<R>, options: Options) =>
   Effect.gen(function*() {
-    const codec = Protocol.codec(options.chunkBytes)
+    const codec = Protocol.partsCodec(options.chunkBytes)
     const duplex = yield* Effect.mapError(
       Client.connect(target.dial, { address: target.address, retries: options.connectRetries }),
       lost(target.address)
     )
-    const framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError> = yield* Stream
+    const framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<LengthPrefixedCodec.Parts>, ConnectionError.ConnectionError> = yield* Stream
       .toPull(codec.decode(duplex.input))
     const frames = Protocol.reader(framePull)
     const toLost = lost(target.address)
@@ -209,7 +210,7 @@ const connect = <R>(target: Target<R>, options: Options) =>
     })
     const send = (message: Protocol.ClientMessage) =>
       Protocol.encodeClient(message).pipe(
-        Effect.flatMap((payload) => Stream.runForEachArray(codec.encode(Stream.make(payload)), duplex.write)),
+        Effect.flatMap((payload) => Stream.runForEachArray(codec.encode(Stream.make([payload] as const)), duplex.write)),
         Effect.mapError(toLost)
       )
     const session: Session = { duplex, frames, send, receive, receiveControl, lost: toLost }

@@ -29,6 +29,7 @@ import * as Config from "@socket-to-me/core/Config"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Framing from "@socket-to-me/core/Framing"
+import type * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
@@ -96,7 +97,7 @@ const toIso = (millis: number): string => DateTime.formatIso(DateTime.makeUnsafe
  * @category handlers
  */
 export const handler = (options: Options = {}): Connection.Handler<never, FileStore.FileStore> => {
-  const codec = Protocol.codec(options.chunkBytes)
+  const codec = Protocol.partsCodec(options.chunkBytes)
   const deadline = options.frameDeadline ?? Config.frameDeadline
   const lingerFor = Effect.sleep(options.errorLinger ?? Config.errorLinger)
   return (input, info) =>
@@ -124,7 +125,7 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
 
 const converse = (
   store: FileStore.FileStore["Service"],
-  framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError>,
+  framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<LengthPrefixedCodec.Parts>, ConnectionError.ConnectionError>,
   rawPull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError>,
   queue: Queue.Queue<Uint8Array, ConnectionError.ConnectionError | Cause.Done>,
   lingerFor: Effect.Effect<void>

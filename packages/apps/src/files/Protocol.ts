@@ -66,6 +66,19 @@ export const maxFrameBytes = (chunkBytes: number = Config.fileChunkBytes): numbe
  */
 export const codec = (chunkBytes?: number) => LengthPrefixedCodec.make({ maxFrameBytes: maxFrameBytes(chunkBytes) })
 
+/**
+ * The same framing with frames as views of the reads that carried them
+ * (`LengthPrefixedCodec.Parts`): what the server and the client read with.
+ * A full data frame (65,541 bytes with its prefix) nearly always spans two
+ * socket reads; as parts, its bytes go to the file and the hash without
+ * first being copied into a frame buffer of their own.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const partsCodec = (chunkBytes?: number) =>
+  LengthPrefixedCodec.makeParts({ maxFrameBytes: maxFrameBytes(chunkBytes) })
+
 // -----------------------------------------------------------------------------
 // Fields
 // -----------------------------------------------------------------------------
@@ -444,17 +457,18 @@ export const decodeServerFrame: (payload: Uint8Array) => Effect.Effect<Frame<Ser
 
 /**
  * Reads frames one at a time or a batch at a time from a pull of frame
- * batches, keeping what a batch held beyond the frame asked for. Used by one
- * fiber (its `let`s are that fiber's loop state).
+ * batches (frames as parts, see {@link partsCodec}), keeping what a batch
+ * held beyond the frame asked for. Used by one fiber (its `let`s are that
+ * fiber's loop state).
  *
  * @since 0.1.0
  * @category decoding
  */
 export interface FrameReader {
-  /** The next frame payload, or `undefined` at the end of input. */
+  /** The next frame payload (its parts joined), or `undefined` at the end of input. */
   readonly next: Effect.Effect<Uint8Array | undefined, ConnectionError.ConnectionError>
   /** The frames already received (at least one), or `undefined` at the end of input. */
-  readonly batch: Effect.Effect<ReadonlyArray<Uint8Array> | undefined, ConnectionError.ConnectionError>
+  readonly batch: Effect.Effect<ReadonlyArray<LengthPrefixedCodec.Parts> | undefined, ConnectionError.ConnectionError>
 }
 
 /**
@@ -464,9 +478,9 @@ export interface FrameReader {
  * @category decoding
  */
 export const reader = (
-  pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError>
+  pull: Pull.Pull<Arr.NonEmptyReadonlyArray<LengthPrefixedCodec.Parts>, ConnectionError.ConnectionError>
 ): FrameReader => {
-  let pending: ReadonlyArray<Uint8Array> = []
+  let pending: ReadonlyArray<LengthPrefixedCodec.Parts> = []
   let index = 0
   const fill: Effect.Effect<boolean, ConnectionError.ConnectionError> = Effect.suspend(() =>
     index < pending.length ? Effect.succeed(true) : Pull.matchEffect(pull, {
@@ -480,7 +494,7 @@ export const reader = (
     })
   )
   return {
-    next: Effect.map(fill, (more) => more ? pending[index++] : undefined),
+    next: Effect.map(fill, (more) => more ? LengthPrefixedCodec.concatParts(pending[index++]!) : undefined),
     batch: Effect.map(fill, (more) => {
       if (!more) return undefined
       const frames = index === 0 ? pending : pending.slice(index)
@@ -528,10 +542,17 @@ export const receiveData = <E, R>(options: {
         const bodies: Array<Uint8Array> = []
         let length = 0
         for (let i = 0; i < batch.length; i++) {
-          const payload = batch[i]!
-          if (!isData(payload)) return yield* options.onControl(payload)
-          bodies.push(payload.subarray(1))
-          length += payload.length - 1
+          const parts = batch[i]!
+          // The type byte is in the first part; the file bytes are the rest
+          // of it and the other parts, passed on as they are (views).
+          const first = parts[0]
+          if (!isData(first)) return yield* options.onControl(LengthPrefixedCodec.concatParts(parts))
+          if (first.length > 1) bodies.push(first.subarray(1))
+          length += first.length - 1
+          for (let j = 1; j < parts.length; j++) {
+            bodies.push(parts[j]!)
+            length += parts[j]!.length
+          }
         }
         received += length
         yield* Queue.offer(queue, { bodies, length })
