@@ -46,7 +46,7 @@ export const run = async (context: Context): Promise<Array<Summary.Figure>> => {
       }, context.settings.warmupMs + context.settings.measureMs + 60_000)
       const value = window.count / window.seconds
       return { value, seconds: window.seconds, usage: window.usage, extra: { cpuUsPerUnit: (window.usage.serverCpu * 1e6) / value } }
-    })
+    }, { prime: true })
     return [Summary.summarize(spec, runs)]
   } catch (error) {
     context.log(`${spec.name}: failed: ${(error as Error).message}`)

@@ -35,16 +35,30 @@ export interface Window {
 /**
  * Runs `measure` for each side in turn, `rounds` times, rotating the order
  * every round (A B C, B C A, C A B, ...), and collects the runs.
+ *
+ * `prime`: for servers that live through all the rounds, one window per
+ * side first, not counted. A window's own warm-up does not bring a fresh
+ * server to its steady state: V8 goes on optimizing hot code for several
+ * seconds, and a server with more JavaScript on its hot path (ours, plain
+ * Effect) takes longer; without it the first window of the run measured
+ * the JIT (ours 1.8 ms of CPU per MB in its first window, 1.0 after).
  */
 export const alternate = async (
   context: Context,
   name: string,
   sides: ReadonlyArray<Summary.Side>,
-  measure: (side: Summary.Side, round: number) => Promise<Omit<Summary.Run, "round" | "server">>
+  measure: (side: Summary.Side, round: number) => Promise<Omit<Summary.Run, "round" | "server">>,
+  options: { readonly prime?: boolean } = {}
 ): Promise<Array<Summary.Run>> => {
   const runs: Array<Summary.Run> = []
   const only = context.settings.sides
   if (only !== undefined) sides = sides.filter((side) => only.includes(side))
+  if (options.prime === true) {
+    for (const side of sides) {
+      const run = await measure(side, -1)
+      context.log(`${name} priming ${side} (not counted): ${formatValue(run.value)}`)
+    }
+  }
   for (let round = 0; round < context.settings.rounds; round++) {
     for (let i = 0; i < sides.length; i++) {
       const side = sides[(i + round) % sides.length]!
