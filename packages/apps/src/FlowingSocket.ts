@@ -169,6 +169,10 @@ const awaitDrain = (conn: Net.Socket) =>
       resume(Effect.fail(writeError(new Error("socket closed"))))
       return
     }
+    if (!conn.writableNeedDrain) {
+      resume(Effect.void)
+      return
+    }
     const cleanup = () => {
       conn.off("drain", onDrain)
       conn.off("error", onError)
@@ -192,25 +196,36 @@ const awaitDrain = (conn: Net.Socket) =>
     return Effect.sync(cleanup)
   })
 
-const makeWriter = (conn: Net.Socket): Socket.Writer => {
+// Hands chunks to the socket, corked when there are several so that they
+// leave in one writev; whether the socket takes more.
+const writeChunks = (conn: Net.Socket, chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>): boolean => {
+  if (chunks.length === 1) return conn.write(chunks[0])
+  let more = true
+  conn.cork()
+  try {
+    for (let i = 0; i < chunks.length; i++) more = conn.write(chunks[i]!) && more
+  } finally {
+    conn.uncork()
+  }
+  return more
+}
+
+// The writer is also an `ImmediateWriter` (see core's `Duplex`): a write
+// that the socket takes without asking to wait needs no effect and no
+// fiber, so the app's own fiber can write when the writer has nothing to do.
+const makeWriter = (conn: Net.Socket): Socket.Writer & {
+  readonly writeImmediate: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean
+  readonly awaitWritable: Effect.Effect<void, Socket.SocketError>
+} => {
   const writeAll = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>) =>
     Effect.suspend(() => {
-      let full = false
+      let more: boolean
       try {
-        if (chunks.length === 1) {
-          full = !conn.write(chunks[0])
-        } else {
-          conn.cork()
-          try {
-            for (let i = 0; i < chunks.length; i++) full = !conn.write(chunks[i]!) || full
-          } finally {
-            conn.uncork()
-          }
-        }
+        more = writeChunks(conn, chunks)
       } catch (cause) {
         return Effect.fail(writeError(cause))
       }
-      return full ? awaitDrain(conn) : Effect.void
+      return more ? Effect.void : awaitDrain(conn)
     })
   return {
     write: (chunk) =>
@@ -219,7 +234,9 @@ const makeWriter = (conn: Net.Socket): Socket.Writer => {
           conn.destroy(chunk.code > 1000 ? new Error(`closed with code ${chunk.code}`) : undefined)
         })
         : writeAll([chunk]),
-    writeAll
+    writeAll,
+    writeImmediate: (chunks) => writeChunks(conn, chunks),
+    awaitWritable: awaitDrain(conn)
   }
 }
 

@@ -154,4 +154,33 @@ describe("FlowingSocket", () => {
       }))
       assert.isTrue((yield* Fiber.join(clientGotAll)).equals(sent), "every byte, in order, then end of stream")
     }).pipe(Effect.scoped))
+
+  it.effect("writes immediately without an effect, and says when to wait until the socket takes more", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const socket = FlowingSocket.fromNetSocket(accepted)
+      yield* socket.reader
+      const writer = (yield* socket.writer) as Duplex.ImmediateWriter
+      // More than loopback's socket buffers take while the client is not
+      // scheduled, so that the socket must ask to wait at least once.
+      const sent = Buffer.alloc(32 * 1024 * 1024, randomBytes(251))
+      const received: Array<Buffer> = []
+      const clientGotAll = yield* Effect.forkChild(
+        Effect.callback<Buffer>((resume) => {
+          client.on("data", (chunk: Buffer) => received.push(chunk))
+          client.once("end", () => resume(Effect.succeed(Buffer.concat(received))))
+        }),
+        { startImmediately: true }
+      )
+      let waits = 0
+      for (let offset = 0; offset < sent.length; offset += 64 * 1024) {
+        if (!writer.writeImmediate([sent.subarray(offset, offset + 64 * 1024)])) {
+          waits++
+          yield* writer.awaitWritable
+        }
+      }
+      accepted.end()
+      assert.isTrue((yield* Fiber.join(clientGotAll)).equals(sent), "every byte, in order")
+      assert.isAbove(waits, 0, "32 MiB at once made the socket ask to wait")
+    }).pipe(Effect.scoped))
 })

@@ -334,7 +334,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     this.duplex = duplex
     this.stats = duplex.stats
-    const outbound = this.outbound = Outbound.make(this.shared.outboundQueueChunks)
+    const outbound = this.outbound = Outbound.make(this.shared.outboundQueueChunks, duplex.writeNow)
     const app = this.shared.handler(duplex.input, this.info).pipe(
       Stream.runForEachArray(outbound.offer),
       Effect.onExit((exit) => this.appEnded(exit)),
@@ -424,7 +424,12 @@ const drain = <E>(
 ): Effect.Effect<void, E | ConnectionError.ConnectionError> => {
   const loop: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
     outbound.take,
-    (chunks) => chunks === undefined ? Effect.void : Effect.flatMap(duplex.write(chunks), () => loop)
+    (chunks) =>
+      chunks === undefined
+        ? Effect.void
+        : chunks === Outbound.mustAwaitWritable
+        ? Effect.flatMap(duplex.awaitWritable, () => loop)
+        : Effect.flatMap(duplex.write(chunks), () => loop)
   )
   return loop
 }

@@ -55,6 +55,16 @@ export interface Duplex {
   readonly input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>
   /** Writes chunks in order; completes when the socket accepted them (waits on its drain). */
   readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
+  /**
+   * Hands chunks to the socket at once, without an effect, on transports
+   * whose writer can (`ImmediateWriter`; `undefined` on others): `true` if
+   * the socket takes more, `false` if it asks to wait, after which nothing
+   * may be written before `awaitWritable` completes. A write that fails is
+   * reported by `awaitWritable`.
+   */
+  readonly writeNow: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
+  /** Completes once the socket takes more after `writeNow` said to wait; fails if it never will. */
+  readonly awaitWritable: Effect.Effect<void, ConnectionError.ConnectionError>
   /** Half-closes: no more writes, the peer sees end of stream; reading goes on. Idempotent. */
   readonly end: Effect.Effect<void>
   /** Destroys the socket at once, discarding unsent output; the peer sees an abrupt close. */
@@ -62,6 +72,24 @@ export interface Duplex {
   /** Live counters. */
   readonly stats: Stats
 }
+
+/**
+ * A socket writer that can also write without an effect (the TCP transport's
+ * is one): `writeImmediate` hands the chunks to the socket and says whether
+ * it takes more (`true`) or asks to wait (`false`) until `awaitWritable`
+ * completes. `Duplex` uses it to write from the app's fiber when the writer
+ * has nothing to do, without waking the writer's fiber.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImmediateWriter extends Socket.Writer {
+  readonly writeImmediate: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean
+  readonly awaitWritable: Effect.Effect<void, Socket.SocketError>
+}
+
+const isImmediateWriter = (writer: Socket.Writer): writer is ImmediateWriter =>
+  typeof (writer as Partial<ImmediateWriter>).writeImmediate === "function"
 
 const resetCodes = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_DESTROYED"])
 
@@ -230,8 +258,11 @@ class DuplexImpl implements Duplex {
   readonly stats: Stats
   readonly input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>
   readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
+  readonly writeNow: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
   readonly writer: Socket.Writer
   readonly writeScope: Scope.Closeable
+  // A `writeNow` that threw: `awaitWritable` fails with it.
+  writeFailure: ConnectionError.ConnectionError | undefined = undefined
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
 
@@ -253,7 +284,15 @@ class DuplexImpl implements Duplex {
         onSuccess: (chunks) => this.read(chunks)
       })
     this.input = Stream.fromPull(Effect.succeed(read))
-    this.write = (chunks) => this.writeNow(chunks)
+    this.write = (chunks) => this.writeEffect(chunks)
+    this.writeNow = isImmediateWriter(writer) ? (chunks) => this.writeImmediate(writer, chunks) : undefined
+  }
+
+  get awaitWritable(): Effect.Effect<void, ConnectionError.ConnectionError> {
+    if (this.writeFailure !== undefined) return Effect.fail(this.writeFailure)
+    return isImmediateWriter(this.writer)
+      ? Effect.mapError(this.writer.awaitWritable, fromWriteError)
+      : Effect.void
   }
 
   get end(): Effect.Effect<void> {
@@ -289,13 +328,29 @@ class DuplexImpl implements Duplex {
     return Cause.done()
   }
 
-  writeNow(chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError.ConnectionError> {
+  // Counts what is handed to the socket (bytes, metrics, activity) and
+  // returns what to hand it: adjacent views merged (see `coalesce`).
+  count(chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyReadonlyArray<Uint8Array> {
     let size = 0
     for (let i = 0; i < chunks.length; i++) size += chunks[i]!.byteLength
     const stats = this.stats
     stats.bytesOut += size
     Metrics.addUnsafe(Metrics.bytesOut, size, this.context)
     stats.lastActivity = this.clock.currentTimeMillisUnsafe()
-    return Effect.mapError(this.writer.writeAll(chunks.length === 1 ? chunks : coalesce(chunks)), fromWriteError)
+    return chunks.length === 1 ? chunks : coalesce(chunks)
   }
+
+  writeEffect(chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError.ConnectionError> {
+    return Effect.mapError(this.writer.writeAll(this.count(chunks)), fromWriteError)
+  }
+
+  writeImmediate(writer: ImmediateWriter, chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): boolean {
+    try {
+      return writer.writeImmediate(this.count(chunks))
+    } catch (cause) {
+      this.writeFailure = ConnectionError.make(new ConnectionError.WriteFailed({ cause }))
+      return false
+    }
+  }
+
 }

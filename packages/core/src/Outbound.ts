@@ -34,13 +34,35 @@ export interface Outbound<E> {
   end(): Effect.Effect<void>
   /** No more chunks: `take` fails with `cause` once the queued ones are taken. */
   failCause(cause: Cause.Cause<E>): Effect.Effect<void>
-  /** Everything queued, waiting while the queue is empty; `undefined` at the end. */
-  readonly take: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array> | undefined, E>
+  /**
+   * Everything queued, waiting while the queue is empty; `undefined` at the
+   * end; `mustAwaitWritable` when an offer was written directly and the
+   * socket asked to wait (the writer waits for it, then takes again).
+   */
+  readonly take: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array> | undefined | MustAwaitWritable, E>
 }
+
+/**
+ * What `take` gives when chunks were written directly (see `make`) and the
+ * socket asked to wait before it takes more.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MustAwaitWritable = typeof mustAwaitWritable
+
+/**
+ * See `MustAwaitWritable`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const mustAwaitWritable: unique symbol = Symbol.for("@socket-to-me/core/Outbound/mustAwaitWritable")
 
 type Batch = Arr.NonEmptyReadonlyArray<Uint8Array>
 
 const done: Effect.Effect<undefined> = Effect.succeed(undefined)
+const awaitWritable: Effect.Effect<MustAwaitWritable> = Effect.succeed(mustAwaitWritable)
 
 // A class rather than closures over local variables: every connection has
 // one, for its whole life, and methods on the prototype cost it nothing.
@@ -50,15 +72,18 @@ class OutboundImpl<E> implements Outbound<E> {
   // How the output ended, once it has.
   ended: Effect.Effect<undefined, E> | undefined = undefined
   // The writer, while it waits for chunks.
-  taker: ((effect: Effect.Effect<Batch | undefined, E>) => void) | undefined = undefined
+  taker: ((effect: Effect.Effect<Batch | undefined | MustAwaitWritable, E>) => void) | undefined = undefined
+  // Writes chunks at once, if the transport can (see `make`).
+  readonly writeNow: ((chunks: Batch) => boolean) | undefined
   // The producer, while it waits for room, and the chunks it offers.
   offerer: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   offered: Batch | undefined = undefined
   readonly offer: (chunks: Batch) => Effect.Effect<void>
-  readonly take: Effect.Effect<Batch | undefined, E>
+  readonly take: Effect.Effect<Batch | undefined | MustAwaitWritable, E>
 
-  constructor(capacity: number) {
+  constructor(capacity: number, writeNow: ((chunks: Batch) => boolean) | undefined) {
     this.capacity = capacity
+    this.writeNow = writeNow
     this.offer = (chunks) => Effect.suspend(() => this.offerNow(chunks))
     this.take = Effect.callback((resume) => this.takeNow(resume))
   }
@@ -86,10 +111,15 @@ class OutboundImpl<E> implements Outbound<E> {
   offerNow(chunks: Batch): Effect.Effect<void> {
     if (this.ended !== undefined) return Effect.void
     if (this.taker !== undefined) {
-      // The writer waits, so nothing is queued: hand the chunks over as they are.
+      // The writer waits, so nothing is queued and nothing is being
+      // written: write the chunks from here, at once, if the transport
+      // can, and let the writer wait on only if the socket takes more.
+      if (this.writeNow !== undefined && this.writeNow(chunks)) return Effect.void
+      // Otherwise hand the chunks over as they are, or, if they were
+      // written, tell the writer to wait until the socket takes more.
       const resume = this.taker
       this.taker = undefined
-      resume(Effect.succeed(chunks))
+      resume(this.writeNow !== undefined ? awaitWritable : Effect.succeed(chunks))
       return Effect.void
     }
     const queued = this.queued
@@ -109,7 +139,7 @@ class OutboundImpl<E> implements Outbound<E> {
     })
   }
 
-  takeNow(resume: (effect: Effect.Effect<Batch | undefined, E>) => void): Effect.Effect<void> | undefined {
+  takeNow(resume: (effect: Effect.Effect<Batch | undefined | MustAwaitWritable, E>) => void): Effect.Effect<void> | undefined {
     if (this.queued.length > 0) {
       const batch = this.queued as unknown as Batch
       this.queued = []
@@ -145,7 +175,18 @@ class OutboundImpl<E> implements Outbound<E> {
 /**
  * Creates an empty outbound queue of about `capacity` chunks.
  *
+ * `writeNow`, when the transport can write without waiting (see
+ * `Duplex.writeNow`): an offer made while the writer waits, with nothing
+ * queued, is written by the producer itself, at once, instead of waking the
+ * writer to write it; it returns whether the socket takes more. If it does
+ * not, the writer is woken with `mustAwaitWritable` and waits for the
+ * socket before it takes again. Order is kept: the producer writes only
+ * when the writer has nothing queued or in hand.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E>(capacity: number): Outbound<E> => new OutboundImpl<E>(capacity)
+export const make = <E>(
+  capacity: number,
+  writeNow?: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
+): Outbound<E> => new OutboundImpl<E>(capacity, writeNow)
