@@ -56,6 +56,18 @@ const readAll = (pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.
     }
   })
 
+// Starts the client reading now, while the server writes; the fiber gives
+// everything it received once the server ends its side.
+const receiveAll = (client: Net.Socket) =>
+  Effect.forkChild(
+    Effect.callback<Buffer>((resume) => {
+      const received: Array<Buffer> = []
+      client.on("data", (chunk: Buffer) => received.push(chunk))
+      client.once("end", () => resume(Effect.succeed(Buffer.concat(received))))
+    }),
+    { startImmediately: true }
+  )
+
 const closeCode = (error: Socket.SocketError) =>
   error.reason._tag === "SocketCloseError" ? error.reason.code : error.reason._tag
 
@@ -137,15 +149,7 @@ describe("FlowingSocket", () => {
       const socket = FlowingSocket.fromNetSocket(accepted)
       yield* socket.reader
       const sent = randomBytes(4 * 1024 * 1024)
-      const received: Array<Buffer> = []
-      // Started now: the client reads while the server writes.
-      const clientGotAll = yield* Effect.forkChild(
-        Effect.callback<Buffer>((resume) => {
-          client.on("data", (chunk: Buffer) => received.push(chunk))
-          client.once("end", () => resume(Effect.succeed(Buffer.concat(received))))
-        }),
-        { startImmediately: true }
-      )
+      const clientGotAll = yield* receiveAll(client)
       yield* Effect.scoped(Effect.gen(function*() {
         const writer = yield* socket.writer
         for (let offset = 0; offset < sent.length; offset += 256 * 1024) {
@@ -164,14 +168,7 @@ describe("FlowingSocket", () => {
       // More than loopback's socket buffers take while the client is not
       // scheduled, so that the socket must ask to wait at least once.
       const sent = Buffer.alloc(32 * 1024 * 1024, randomBytes(251))
-      const received: Array<Buffer> = []
-      const clientGotAll = yield* Effect.forkChild(
-        Effect.callback<Buffer>((resume) => {
-          client.on("data", (chunk: Buffer) => received.push(chunk))
-          client.once("end", () => resume(Effect.succeed(Buffer.concat(received))))
-        }),
-        { startImmediately: true }
-      )
+      const clientGotAll = yield* receiveAll(client)
       let waits = 0
       for (let offset = 0; offset < sent.length; offset += 64 * 1024) {
         if (!writer.writeImmediate([sent.subarray(offset, offset + 64 * 1024)])) {
