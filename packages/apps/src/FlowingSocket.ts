@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duplex from "@socket-to-me/core/Duplex"
 import type * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
@@ -213,10 +214,7 @@ const writeChunks = (conn: Net.Socket, chunks: Arr.NonEmptyReadonlyArray<Uint8Ar
 // The writer is also an `ImmediateWriter` (see core's `Duplex`): a write
 // that the socket takes without asking to wait needs no effect and no
 // fiber, so the app's own fiber can write when the writer has nothing to do.
-const makeWriter = (conn: Net.Socket): Socket.Writer & {
-  readonly writeImmediate: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean
-  readonly awaitWritable: Effect.Effect<void, Socket.SocketError>
-} => {
+const makeWriter = (conn: Net.Socket): Duplex.ImmediateWriter => {
   const writeAll = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>) =>
     Effect.suspend(() => {
       let more: boolean
