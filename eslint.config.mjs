@@ -19,9 +19,9 @@ const noDisabledTests = ["object.name", "object.object.name", "object.object.obj
 
 export default defineConfig(
   {
-    // scratch/ folders hold uncommitted experiments; like tsconfig.json, lint
+    // scratch/ folders hold uncommitted experiments and dist/ is built; like tsconfig.json, lint
     // covers only what ships or tests it.
-    ignores: ["tools/**", "bench/results/**", "coverage/**", "packages/*/scratch/**"]
+    ignores: ["tools/**", "bench/results/**", "coverage/**", "packages/*/scratch/**", "packages/*/dist/**", "tarballs/**"]
   },
   js.configs.recommended,
   tseslint.configs.recommended,

@@ -1,6 +1,14 @@
 import { defineConfig } from "vitest/config"
 
+// The packages' `exports` send this condition to their TypeScript sources
+// (without it: the built dist/), so tests always run the code as it is now.
+// Setting conditions replaces Vite's defaults, so they are listed after it
+// (vite's `defaultServerConditions`; vite is not a direct dependency here).
+const conditions = ["@socket-to-me/source", "module", "node", "development|production"]
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ["packages/*/test/**/*.test.ts"],
     testTimeout: 60_000,

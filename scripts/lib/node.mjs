@@ -22,11 +22,22 @@ export const isModernNode = (version = process.versions.node) => {
 
 export const projectNode = () => (isModernNode() ? process.execPath : toolsNode)
 
+// Inside the repo the packages run from their TypeScript sources: each
+// package's `exports` map sends this condition to `src/*.ts`, and without it
+// to the built `dist/*.js` (what an installed package uses). tsc and vitest
+// set the same condition in their configs.
+export const sourceCondition = "--conditions=@socket-to-me/source"
+
+export const hasSourceCondition = (execArgv = process.execArgv, env = process.env) =>
+  execArgv.includes(sourceCondition) || (env.NODE_OPTIONS ?? "").split(/\s+/).includes(sourceCondition)
+
 // The project Node goes first on PATH so that anything the child starts with
-// a bare `node` (bin shims, nested scripts) gets the same runtime.
+// a bare `node` (bin shims, nested scripts) gets the same runtime, and every
+// Node started below resolves the packages to their sources.
 export const envWithNode = (node, env = process.env) => ({
   ...env,
-  PATH: dirname(node) + delimiter + (env.PATH ?? "")
+  PATH: dirname(node) + delimiter + (env.PATH ?? ""),
+  NODE_OPTIONS: hasSourceCondition([], env) ? env.NODE_OPTIONS : [env.NODE_OPTIONS, sourceCondition].filter(Boolean).join(" ")
 })
 
 /**

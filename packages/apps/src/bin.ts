@@ -1,20 +1,14 @@
 /**
  * Process entry of the `socket-to-me` CLI: the program's edge, where the
- * Node platform is provided and the main fiber is run.
+ * Node platform is provided and the main fiber is run with the same runner
+ * (logging, signal policy) a user's own server gets from `@socket-to-me/node`.
  *
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Runner from "@socket-to-me/node/Runner"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as References from "effect/References"
 import * as Main from "./cli/Main.ts"
-import * as Shutdown from "./cli/Shutdown.ts"
 
-Main.run(process.argv.slice(2)).pipe(
-  // Logs go to stderr; stdout carries data and the `listening on` lines.
-  Effect.provideService(References.LogToStderr, true),
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
-  Effect.provide(NodeServices.layer),
-  Shutdown.runMain
-)
+// Main.run prints its own failures as one line each (bad flags, address in use).
+Runner.runMain(Main.run(process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer)), { reportFailure: false })

@@ -17,7 +17,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
-import { transports } from "./support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 interface Talker {
   readonly name: string

@@ -26,7 +26,7 @@ import * as Schema from "effect/Schema"
 import * as Protocol from "../src/chat/Protocol.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
-import { transports } from "./support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 // Four client slots; each connects (as its default nickname) the first time
 // a step uses it, and again after it quit or dropped.

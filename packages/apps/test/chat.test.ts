@@ -10,7 +10,7 @@ import { TestClock } from "effect/testing"
 import * as ChatClient from "../src/chat/ChatClient.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
-import { transports } from "./support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 // Text and raw bytes (invalid UTF-8 on purpose) as one chunk.
 const bytes = (...parts: ReadonlyArray<string | ReadonlyArray<number>>): Uint8Array =>

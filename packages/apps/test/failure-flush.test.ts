@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
-import { transports } from "./support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const reply = Bytes.encode("* error: bad request\n")
 const refusal = ConnectionError.make(new ConnectionError.DecodeFailed({ detail: "bad request" }))

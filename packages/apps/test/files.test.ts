@@ -35,7 +35,7 @@ import {
   wireFrames,
   writeLocal
 } from "./support/files.ts"
-import { transports } from "./support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const chunk = Config.fileChunkBytes
 const MiB = 1024 * 1024

@@ -15,6 +15,8 @@ import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import * as Runner from "@socket-to-me/node/Runner"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -27,10 +29,8 @@ import * as Chat from "../chat/Chat.ts"
 import * as ChatClient from "../chat/ChatClient.ts"
 import * as ChatRoom from "../chat/ChatRoom.ts"
 import * as Protocol from "../chat/Protocol.ts"
-import * as NodeTransport from "../NodeTransport.ts"
 import * as ChatTerminal from "./ChatTerminal.ts"
 import * as Flags from "./Flags.ts"
-import * as Serve from "./Serve.ts"
 
 const rateLimit = Flag.Int("rate-limit").pipe(
   Flag.withDescription(
@@ -65,7 +65,7 @@ export const start = Effect.fnUntraced(function*(
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope> {
   const room = yield* ChatRoom.make()
   const handler = Chat.handler({ ...options, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
-  return yield* Serve.start("chat", endpoint, settings, handler, Chat.serverOptions).pipe(
+  return yield* Runner.start(handler, { ...Chat.serverOptions, ...Flags.serveOptions("chat", endpoint, settings) }).pipe(
     Effect.provideService(ChatRoom.ChatRoom, room)
   )
 })
@@ -74,11 +74,7 @@ const serve = Command.make(
   "serve",
   { host: Flags.host, port: Flags.port(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
   ({ host, port, rateBurst, rateLimit, ...settings }) =>
-    Effect.scoped(Effect.gen(function*() {
-      yield* start({ host, port }, settings, { rateLimit, rateBurst })
-      yield* Serve.startMetrics(host, settings)
-      return yield* Effect.never
-    }))
+    Effect.scoped(Effect.andThen(start({ host, port }, settings, { rateLimit, rateBurst }), Effect.never))
 ).pipe(
   Command.withDescription("Run the chat server: rooms, nicknames, private messages; usable from nc and telnet."),
   Command.withExamples([

@@ -4,20 +4,20 @@
  * @since 0.1.0
  */
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import * as Runner from "@socket-to-me/node/Runner"
 import * as Effect from "effect/Effect"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Echo from "../echo/Echo.ts"
-import * as NodeTransport from "../NodeTransport.ts"
 import * as Flags from "./Flags.ts"
-import * as Serve from "./Serve.ts"
 
 const serve = Command.make(
   "serve",
   { host: Flags.host, port: Flags.port(Echo.defaultPort), ...Flags.server },
-  ({ host, port, ...settings }) => Serve.run("echo", { host, port }, settings, Echo.handler)
+  ({ host, port, ...settings }) => Runner.serve(Echo.handler, Flags.serveOptions("echo", { host, port }, settings))
 ).pipe(
   Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),
   Command.withExamples([

@@ -13,6 +13,8 @@ import * as CoreConfig from "@socket-to-me/core/Config"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import * as Runner from "@socket-to-me/node/Runner"
 import * as ByteSize from "effect/ByteSize"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -32,10 +34,8 @@ import type * as FilesError from "../files/FilesError.ts"
 import * as FilesServer from "../files/FilesServer.ts"
 import * as FileStore from "../files/FileStore.ts"
 import * as Protocol from "../files/Protocol.ts"
-import * as NodeTransport from "../NodeTransport.ts"
 import * as Flags from "./Flags.ts"
 import * as Progress from "./Progress.ts"
-import * as Serve from "./Serve.ts"
 
 /**
  * The folder `files serve` (and `demo`) saves into by default.
@@ -105,7 +105,7 @@ export const start = Effect.fnUntraced(function*(
   const store = yield* Effect.provideService(FileStore.make(options), Disk.Disk, Disk.makeNode())
   const handler = FilesServer.handler({ frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
   const server = yield* Effect.provideService(
-    Serve.start("files", endpoint, settings, handler),
+    Runner.start(handler, Flags.serveOptions("files", endpoint, settings)),
     FileStore.FileStore,
     store
   )

@@ -6,6 +6,8 @@
  * @since 0.1.0
  */
 import * as CoreConfig from "@socket-to-me/core/Config"
+import type * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import type * as Runner from "@socket-to-me/node/Runner"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
@@ -125,6 +127,27 @@ export interface ServerSettings {
   readonly shutdownGrace: Duration.Duration
   readonly metricsPort: Option.Option<number>
 }
+
+/**
+ * The runner's options for the server `name` on `endpoint` with these
+ * settings: every server command serves through `Runner.start` with them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const serveOptions = (
+  name: string,
+  endpoint: NodeTransport.Endpoint,
+  settings: ServerSettings
+): Runner.ServeOptions => ({
+  name,
+  host: endpoint.host,
+  port: endpoint.port,
+  maxConnections: settings.maxConnections,
+  idleTimeout: zeroIsOff(settings.idleTimeout),
+  shutdownGrace: settings.shutdownGrace,
+  metricsPort: Option.getOrUndefined(settings.metricsPort)
+})
 
 /**
  * Zero means "off" for the timeouts: turned into `Duration.infinity`.

@@ -19,17 +19,19 @@ import * as ChatCommand from "./ChatCommand.ts"
 import * as EchoCommand from "./EchoCommand.ts"
 import * as FilesCommand from "./FilesCommand.ts"
 import * as Flags from "./Flags.ts"
-import * as Serve from "./Serve.ts"
+import * as Runner from "@socket-to-me/node/Runner"
+import * as Option from "effect/Option"
 
 const demo = Command.make(
   "demo",
   { host: Flags.host, ...Flags.server },
   ({ host, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
-      yield* Serve.start("echo", { host, port: Echo.defaultPort }, settings, Echo.handler)
-      yield* ChatCommand.start({ host, port: Chat.defaultPort }, settings)
-      yield* FilesCommand.start({ host, port: Protocol.defaultPort }, settings, { directory: FilesCommand.defaultDirectory })
-      yield* Serve.startMetrics(host, settings)
+      // One metrics endpoint serves every app's metrics: it is started with echo's server only.
+      const others = { ...settings, metricsPort: Option.none() }
+      yield* Runner.start(Echo.handler, Flags.serveOptions("echo", { host, port: Echo.defaultPort }, settings))
+      yield* ChatCommand.start({ host, port: Chat.defaultPort }, others)
+      yield* FilesCommand.start({ host, port: Protocol.defaultPort }, others, { directory: FilesCommand.defaultDirectory })
       return yield* Effect.never
     }))
 ).pipe(Command.withDescription("Start every app's server on its default port (echo 7001, chat 7002, files 7003 into ./received)."))

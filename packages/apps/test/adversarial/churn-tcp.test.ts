@@ -4,7 +4,7 @@
 import { describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { cycles, churn } from "../support/Churn.ts"
-import { nodeTcp } from "../support/NodeTestTransport.ts"
+import { tcp as nodeTcp } from "@socket-to-me/testkit/TcpTransport"
 
 describe("churn over tcp", () => {
   // About 15 s of CPU alone; the bound is for a loaded 2-core machine.

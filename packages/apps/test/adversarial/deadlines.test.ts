@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
-import { nodeTcp } from "../support/NodeTestTransport.ts"
+import { tcp as nodeTcp } from "@socket-to-me/testkit/TcpTransport"
 
 const lineEcho = (frameDeadline: Duration.Input): Connection.Handler<ConnectionError.ConnectionError> =>
   Framing.handler(LineCodec.make({ maxLineBytes: 1024 }), (lines) => lines, { frameDeadline })

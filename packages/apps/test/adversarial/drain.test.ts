@@ -17,8 +17,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
-import { nodeTcp } from "../support/NodeTestTransport.ts"
-import { transports } from "../support/transports.ts"
+import { all as transports, tcp as nodeTcp } from "@socket-to-me/testkit/TcpTransport"
 
 const byte = (letter: string) => letter.charCodeAt(0)
 const floodChunk = new Uint8Array(16 * 1024)

@@ -16,7 +16,7 @@ import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Hostile from "../support/Hostile.ts"
-import { transports } from "../support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const lineEcho = (maxLineBytes: number): Connection.Handler<ConnectionError.ConnectionError> =>
   Framing.handler(LineCodec.make({ maxLineBytes }), (lines) => lines)

@@ -16,7 +16,7 @@ import * as Schedule from "effect/Schedule"
 import * as SocketServer from "effect/socket/SocketServer"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
-import { transports } from "../support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const emfile = () =>
   new SocketServer.SocketServerError({

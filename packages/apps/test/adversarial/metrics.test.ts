@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import * as Hostile from "../support/Hostile.ts"
-import { transports } from "../support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 // Echoes lines of at most 16 bytes; "boom" is a handler defect.
 const app = Framing.handler(

@@ -16,7 +16,7 @@ import * as Latch from "effect/Latch"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Hostile from "../support/Hostile.ts"
-import { transports } from "../support/transports.ts"
+import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 // For each line, a 1 KiB reply; after the input ends, a last line with the
 // count. The output outlives the input by far, which is what a half-close

@@ -10,7 +10,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
 import * as Effect from "effect/Effect"
-import * as NodeTransport from "../../src/NodeTransport.ts"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Cli from "../support/Cli.ts"
 import * as Hostile from "../support/Hostile.ts"
 

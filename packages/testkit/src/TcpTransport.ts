@@ -1,17 +1,32 @@
 /**
- * Real loopback TCP as a `TestTransport`: binds 127.0.0.1 port 0, dials it
- * with Node's `net`, and checks that open TCP handles return to baseline.
+ * Real loopback TCP as a `TestTransport`: binds 127.0.0.1 port 0 with the
+ * listener the product uses (`@socket-to-me/node`'s `NodeTransport`), dials
+ * it with Node's `net`, and checks that open TCP handles return to baseline.
+ * With `TestTransport.memory`, it is what lets one test body run over the
+ * memory network and over real TCP (`all`).
  *
  * Its dialed sockets send a real TCP RST when a `CloseEvent` with a code
  * above 1000 is written (`Duplex.reset`), so reset tests are deterministic.
+ *
+ * @example
+ * ```ts
+ * import { describe, it } from "@effect/vitest"
+ * import { TcpTransport } from "@socket-to-me/testkit"
+ *
+ * describe.each(TcpTransport.all)("over $name", (transport) => {
+ *   it.effect("serves", () => transport.listen.pipe(/* ... *\/ (effect) => effect))
+ * })
+ * ```
+ *
+ * @since 0.1.0
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { assertHandlesBackToBaseline, handleBaseline } from "@socket-to-me/testkit/NodeHandles"
-import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
-import * as NodeTransport from "../../src/NodeTransport.ts"
+import { assertHandlesBackToBaseline, handleBaseline } from "./NodeHandles.ts"
+import * as TestTransport from "./TestTransport.ts"
 
 // Suspended so that each dial has its own `conn`.
 const dialWithReset = (port: number): Effect.Effect<Socket.Socket> => Effect.suspend(() => {
@@ -39,7 +54,13 @@ const dialWithReset = (port: number): Effect.Effect<Socket.Socket> => Effect.sus
     }))
 })
 
-export const nodeTcp: TestTransport.TestTransport = {
+/**
+ * Loopback TCP through the product's Node listener.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const tcp: TestTransport.TestTransport = {
   name: "tcp",
   listen: Effect.gen(function*() {
     const socketServer = yield* Effect.orDie(NodeTransport.makeServer({ host: "127.0.0.1", port: 0 }))
@@ -54,3 +75,11 @@ export const nodeTcp: TestTransport.TestTransport = {
     }
   })
 }
+
+/**
+ * Every transport a test body should run over: the memory network, then TCP.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const all: ReadonlyArray<TestTransport.TestTransport> = [TestTransport.memory, tcp]

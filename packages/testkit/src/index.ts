@@ -1,0 +1,100 @@
+/**
+ * Testing servers built on Socket To Me: memory network, faults, properties, leak checks, TCP test transport.
+ *
+ * Every module is exported as a namespace, as Effect does:
+ * `import { ... } from "@socket-to-me/testkit"`; each is also reachable as
+ * `@socket-to-me/testkit/<Module>`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Bytes as tests handle them: text to and from UTF-8, socket chunks (`Uint8Array | string`) as bytes, chunks joined into one buffer, buffers compared, and payloads to send (random, or a deterministic pattern).
+ *
+ * @since 0.1.0
+ */
+export * as Bytes from "./Bytes.ts"
+
+/**
+ * Reusable properties that every `FrameCodec` must satisfy, so a new codec is held to the same contract as the built-in ones with a few lines of test.
+ *
+ * @since 0.1.0
+ */
+export * as CodecProperties from "./CodecProperties.ts"
+
+/**
+ * Fault injection as `Socket -> Socket` wrappers. They only use the `Socket` interface, so they apply to either end of a connection, over the memory network or real TCP, and compose (`Faults.delay(...)(Faults.bytewise(socket))`).
+ *
+ * @since 0.1.0
+ */
+export * as Faults from "./Faults.ts"
+
+/**
+ * Leak checks for any test: after a test's scopes closed, nothing it opened may still be alive. The memory network is checked through its own counts (open sockets, live connections); real TCP through Node's handle list (see `NodeHandles`, kept apart because it reads `process`). Both report one error family, `LeakError`.
+ *
+ * @since 0.1.0
+ */
+export * as Leaks from "./Leaks.ts"
+
+/**
+ * An in-memory connection: two endpoints joined by two pipes, each endpoint behaving like one Node `net.Socket` (a `Duplex`) with `allowHalfOpen`.
+ *
+ * @since 0.1.0
+ */
+export * as MemoryConnection from "./MemoryConnection.ts"
+
+/**
+ * An in-memory network with one listening address: the `SocketServer` a server runs on in tests, and the dialer its clients use. Nothing touches the OS, so tests are fast and deterministic, and `TestClock` drives every timer.
+ *
+ * @since 0.1.0
+ */
+export * as MemoryNetwork from "./MemoryNetwork.ts"
+
+/**
+ * One direction of an in-memory connection: the bytes one endpoint wrote and the other has not read yet. It plays the part of the kernel buffers and the wire between two TCP sockets.
+ *
+ * @since 0.1.0
+ */
+export * as MemoryPipe from "./MemoryPipe.ts"
+
+/**
+ * `Socket.Socket` over a memory endpoint, written after `NodeSocket.fromDuplex` so that code which runs over Node TCP runs the same over memory:
+ *
+ * @since 0.1.0
+ */
+export * as MemorySocket from "./MemorySocket.ts"
+
+/**
+ * Leak checks for tests over real TCP: Node's active handles of the TCP kinds (`TCPSocketWrap` for sockets, `TCPServerWrap` for listeners) must return to what they were before the test.
+ *
+ * @since 0.1.0
+ */
+export * as NodeHandles from "./NodeHandles.ts"
+
+/**
+ * Real loopback TCP as a `TestTransport`: binds 127.0.0.1 port 0 with the listener the product uses (`@socket-to-me/node`'s `NodeTransport`), dials it with Node's `net`, and checks that open TCP handles return to baseline. With `TestTransport.memory`, it is what lets one test body run over the memory network and over real TCP (`all`).
+ *
+ * @since 0.1.0
+ */
+export * as TcpTransport from "./TcpTransport.ts"
+
+/**
+ * One test body, any transport: a `TestTransport` binds a listener and dials it, so the same test runs over the memory network and over real loopback TCP. The memory implementation lives here; the TCP one lives beside the integration tests (testkit does not depend on a platform package).
+ *
+ * @since 0.1.0
+ */
+export * as TestTransport from "./TestTransport.ts"
+
+/**
+ * Defaults of the testkit's in-memory transport, each with the reason for its value. Tests override them through `MemoryNetwork.make` options.
+ *
+ * @since 0.1.0
+ */
+export * as TestkitConfig from "./TestkitConfig.ts"
+
+/**
+ * The errors a transport reports, built the way Node's `net` module reports them: a `SocketError` whose reason carries an `Error` with an errno `code` (`ECONNRESET`, `EPIPE`, `ECONNREFUSED`, ...). The memory transport and the fault wrappers both use these, so code that classifies socket errors by `cause.code` sees the same values it would see over real TCP.
+ *
+ * @since 0.1.0
+ */
+export * as TransportErrors from "./TransportErrors.ts"
