@@ -59,5 +59,28 @@ export default defineConfig(
   {
     files: ["packages/apps/src/cli/**", "scripts/**"],
     rules: { "no-restricted-properties": "off" }
+  },
+  {
+    // The package seams (docs/architecture.md): a package reaches another
+    // only through its public entry points, never its src/ by path.
+    files: ["packages/*/src/**/*.ts", "packages/*/test/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ regex: "^(\\.\\./)+(\\.\\./)?(core|node|testkit|apps)/src/", message: "Import another package by its name (@socket-to-me/...), not its src/ by path." }]
+      }]
+    }
+  },
+  {
+    // Core runs over any transport: it imports effect only.
+    files: ["packages/core/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [
+          { regex: "^node:", message: "core imports effect only; Node code lives in @socket-to-me/node." },
+          { regex: "^@effect/platform", message: "core imports effect only; platform code lives in @socket-to-me/node." },
+          { regex: "^(\\.\\./)+(core|node|testkit|apps)/src/", message: "Import another package by its name." }
+        ]
+      }]
+    }
   }
 )

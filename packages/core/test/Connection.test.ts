@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 // Core does not depend on the testkit package; its tests reach the memory
 // transport by path.
-import * as MemorySocket from "../../testkit/src/MemorySocket.ts"
+import * as MemorySocket from "@socket-to-me/testkit/MemorySocket"
 import * as Connection from "../src/Connection.ts"
 
 describe("Connection.run", () => {

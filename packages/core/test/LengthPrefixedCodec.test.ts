@@ -6,8 +6,8 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 // Core does not depend on the testkit package; its tests reach the shared
 // codec properties and byte helpers by path.
-import * as Bytes from "../../testkit/src/Bytes.ts"
-import * as CodecProperties from "../../testkit/src/CodecProperties.ts"
+import * as Bytes from "@socket-to-me/testkit/Bytes"
+import * as CodecProperties from "@socket-to-me/testkit/CodecProperties"
 import * as Config from "../src/Config.ts"
 import * as ConnectionError from "../src/ConnectionError.ts"
 import * as LengthPrefixedCodec from "../src/LengthPrefixedCodec.ts"

@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 // Core does not depend on the testkit package; its tests reach the shared
 // codec properties by path.
-import * as CodecProperties from "../../testkit/src/CodecProperties.ts"
+import * as CodecProperties from "@socket-to-me/testkit/CodecProperties"
 import * as Config from "../src/Config.ts"
 import * as ConnectionError from "../src/ConnectionError.ts"
 import * as LineCodec from "../src/LineCodec.ts"
