@@ -63,10 +63,10 @@ export default defineConfig(
   {
     // The package seams (docs/architecture.md): a package reaches another
     // only through its public entry points, never its src/ by path.
-    files: ["packages/*/src/**/*.ts", "packages/*/test/**/*.ts"],
+    files: ["packages/*/src/**/*.ts", "packages/*/test/**/*.ts", "examples/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", {
-        patterns: [{ regex: "^(\\.\\./)+(\\.\\./)?(core|node|testkit|apps)/src/", message: "Import another package by its name (@socket-to-me/...), not its src/ by path." }]
+        patterns: [{ regex: "(^|/)(packages/)?(core|node|testkit|apps)/src/", message: "Import another package by its name (@socket-to-me/...), not its src/ by path." }]
       }]
     }
   },
