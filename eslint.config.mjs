@@ -21,7 +21,7 @@ export default defineConfig(
   {
     // scratch/ folders hold uncommitted experiments and dist/ is built; like tsconfig.json, lint
     // covers only what ships or tests it.
-    ignores: ["tools/**", "bench/results/**", "coverage/**", "packages/*/scratch/**", "packages/*/dist/**", "tarballs/**"]
+    ignores: [".examples/**", "tools/**", "bench/results/**", "coverage/**", "packages/*/scratch/**", "packages/*/dist/**", "tarballs/**"]
   },
   js.configs.recommended,
   tseslint.configs.recommended,

@@ -33,6 +33,11 @@ const stage = async (name, pkg, bin, args) => {
   if (result.code !== 0) failed.push(name)
 }
 
+// Examples first: the type-check compiles what it writes to .examples/.
+console.log("\ncheck: docs (examples, doc comments)")
+if ((await spawnForwarding(process.execPath, [join(root, "scripts", "examples.mjs")], { cwd: root })).code !== 0) {
+  failed.push("docs")
+}
 await stage("type-check", "typescript", "tsc", ["-p", "tsconfig.json"])
 await stage("lint", "eslint", "eslint", ["."])
 rmSync(report, { force: true }) // a stale report must not count

@@ -6,6 +6,26 @@
  * dial: the caller passes the effect that makes a `Socket` (Node's
  * `NodeSocket.makeNet`, or the testkit's memory dialer).
  *
+ * @example
+ * ```ts
+ * import { Client } from "@socket-to-me/core"
+ * import { NodeTransport } from "@socket-to-me/node"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ *
+ * // Send one line to an echo server on 127.0.0.1:7001 and read the reply.
+ * export const reply = Effect.gen(function*() {
+ *   const duplex = yield* Client.connect(NodeTransport.dial({ host: "127.0.0.1", port: 7001 }), {
+ *     address: "127.0.0.1:7001",
+ *     retries: 3
+ *   })
+ *   return yield* Client.exchange(duplex, Stream.make(new TextEncoder().encode("hello\n"))).pipe(
+ *     Stream.decodeText,
+ *     Stream.mkString
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"

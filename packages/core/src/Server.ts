@@ -16,6 +16,28 @@
  * Closing the server's scope drains, so an interrupted program (SIGINT)
  * shuts down gracefully by default.
  *
+ * @example
+ * ```ts
+ * import { Framing, LineCodec, Server } from "@socket-to-me/core"
+ * import { MemoryNetwork } from "@socket-to-me/testkit"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ * import * as SocketServer from "effect/socket/SocketServer"
+ *
+ * const shout = Framing.handler(LineCodec.lines, (lines) => Stream.map(lines, (line) => `${line}!`))
+ *
+ * // Any SocketServer will do: here the testkit's memory network.
+ * export const program = Effect.gen(function*() {
+ *   const network = yield* MemoryNetwork.make()
+ *   const listener = yield* Effect.orDie(network.listen)
+ *   const server = yield* Server.make(shout, { name: "shout", maxConnections: 100, shutdownGrace: "2 seconds" }).pipe(
+ *     Effect.provideService(SocketServer.SocketServer, listener)
+ *   )
+ *   yield* Effect.log(`serving at most ${server.maxConnections} connections`)
+ *   // Closing the scope drains: stop accepting, tell, wait, then interrupt.
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Deferred from "effect/Deferred"

@@ -14,6 +14,22 @@
  *
  * Wrapping a memory socket keeps its `MemorySocket.controls`.
  *
+ * @example
+ * ```ts
+ * import { Client } from "@socket-to-me/core"
+ * import { Faults, TestTransport } from "@socket-to-me/testkit"
+ * import * as Effect from "effect/Effect"
+ *
+ * // A client whose writes reach the server 1, 3 or 7 bytes at a time and
+ * // whose connection is reset after 100 bytes: a decoder that is not
+ * // split-invariant, or a server that mishandles a reset, fails over this.
+ * export const hostile = (server: TestTransport.TestServer) =>
+ *   Client.connect(
+ *     Effect.map(server.dial, (socket) => Faults.resetAfter(100)(Faults.rechunk([1, 3, 7], { direction: "write" })(socket))),
+ *     { address: "hostile" }
+ *   )
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Arr from "effect/Array"

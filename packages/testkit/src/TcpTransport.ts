@@ -10,11 +10,23 @@
  *
  * @example
  * ```ts
- * import { describe, it } from "@effect/vitest"
- * import { TcpTransport } from "@socket-to-me/testkit"
+ * import { assert, describe, it } from "@effect/vitest"
+ * import { Client, type Connection } from "@socket-to-me/core"
+ * import { TcpTransport, TestTransport } from "@socket-to-me/testkit"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
  *
- * describe.each(TcpTransport.all)("over $name", (transport) => {
- *   it.effect("serves", () => transport.listen.pipe(/* ... *\/ (effect) => effect))
+ * const echo: Connection.Handler = (input) => input
+ *
+ * describe.each(TcpTransport.all)("echo over $name", (transport) => {
+ *   it.live("sends the bytes back", () =>
+ *     Effect.gen(function*() {
+ *       const server = yield* TestTransport.serve(transport, echo)
+ *       const duplex = yield* Client.connect(server.dial, { address: transport.name })
+ *       const reply = yield* Client.exchange(duplex, Stream.make(new Uint8Array([1, 2, 3]))).pipe(Stream.runCollect)
+ *       assert.deepStrictEqual(reply.flatMap((chunk) => [...chunk]), [1, 2, 3])
+ *       yield* server.assertNoLeaks
+ *     }).pipe(Effect.scoped))
  * })
  * ```
  *
