@@ -72,6 +72,13 @@ export * as FrameCodec from "./FrameCodec.ts"
 export * as Framing from "./Framing.ts"
 
 /**
+ * A single-waiter hand-off: one fiber waits for a result that someone else (another fiber, a socket's event listener, a timer) hands over, and is resumed at once, in the giver's turn.
+ *
+ * @since 0.1.0
+ */
+export * as Handoff from "./Handoff.ts"
+
+/**
  * The idle timeout of many connections, kept by one fiber: a server watches each of its connections here instead of giving each one a watchdog fiber of its own (a sleeping fiber, its timer and its continuations are most of what an idle connection would otherwise cost).
  *
  * @since 0.1.0
