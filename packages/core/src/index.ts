@@ -133,3 +133,10 @@ export * as ServerError from "./ServerError.ts"
  * @since 0.1.0
  */
 export * as SocketAddresses from "./SocketAddresses.ts"
+
+/**
+ * The transport contract: what core needs from a socket beyond effect's `Socket`, declared by the transport that made the socket. Core never looks at a socket's shape or its platform's error codes; it reads this.
+ *
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.ts"
