@@ -154,6 +154,11 @@ export interface Options {
   /** Capacity of the outbound queue, in chunks. Default `Config.outboundQueueChunks`. */
   readonly outboundQueueChunks?: number | undefined
   /**
+   * Bytes the write stage holds at most: queued, or handed to the socket and
+   * not yet taken (see `Outbound`). Default `Config.outboundQueueBytes`.
+   */
+  readonly outboundQueueBytes?: number | undefined
+  /**
    * Close a connection with no traffic in either direction for this long
    * (`IdleTimeout`). Default `Config.idleTimeout`; `Duration.infinity` disables it.
    */
@@ -211,7 +216,7 @@ export const runner = <E, R>(
 // What every connection run with one handler and options shares.
 class Shared<E, R> {
   readonly handler: Handler<E, R>
-  readonly outboundQueueChunks: number
+  readonly outbound: Outbound.Options
   readonly idleTimeout: Duration.Duration
   readonly idleSweeper: IdleSweeper.IdleSweeper | undefined
   readonly flushTimeout: Duration.Duration
@@ -221,7 +226,10 @@ class Shared<E, R> {
 
   constructor(handler: Handler<E, R>, options: Options) {
     this.handler = handler
-    this.outboundQueueChunks = options.outboundQueueChunks ?? Config.outboundQueueChunks
+    this.outbound = {
+      chunks: options.outboundQueueChunks ?? Config.outboundQueueChunks,
+      bytes: options.outboundQueueBytes ?? Config.outboundQueueBytes
+    }
     this.idleSweeper = options.idleSweeper
     this.idleTimeout = options.idleSweeper?.timeout ??
       Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
@@ -334,7 +342,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     this.duplex = duplex
     this.stats = duplex.stats
-    const outbound = this.outbound = Outbound.make(this.shared.outboundQueueChunks, duplex.writeNow)
+    const outbound = this.outbound = Outbound.make(duplex, this.shared.outbound)
     const app = this.shared.handler(duplex.input, this.info).pipe(
       Stream.runForEachArray(outbound.offer),
       Effect.onExit((exit) => this.appEnded(exit)),
@@ -369,7 +377,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.sweeper = sweeper
     this.watch = sweeper?.watch(this)
     this.writing = true
-    return Effect.flatMap(Effect.exit(drain(this.outbound!, this.duplex!)), (written) => this.written(written))
+    return Effect.flatMap(Effect.exit(this.outbound!.run), (written) => this.written(written))
   }
 
   written(written: Exit.Exit<void, unknown>): Effect.Effect<ExitReason, unknown> {
@@ -415,23 +423,6 @@ class Run<E, R> implements IdleSweeper.Watcher {
       Effect.sync(() => this.fiber.setContext(this.context))
     )
   }
-}
-
-// The writer's loop: everything queued, then wait for more, until the end.
-const drain = <E>(
-  outbound: Outbound.Outbound<E>,
-  duplex: Duplex.Duplex
-): Effect.Effect<void, E | ConnectionError.ConnectionError> => {
-  const loop: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
-    outbound.take,
-    (chunks) =>
-      chunks === undefined
-        ? Effect.void
-        : chunks === Outbound.mustAwaitWritable
-        ? Effect.flatMap(duplex.awaitWritable, () => loop)
-        : Effect.flatMap(duplex.write(chunks), () => loop)
-  )
-  return loop
 }
 
 const logEnd = Effect.fnUntraced(function*(

@@ -107,7 +107,7 @@ export * as LineCodec from "./LineCodec.ts"
 export * as Metrics from "./Metrics.ts"
 
 /**
- * The outbound queue of one connection: a bounded buffer of chunks between the fiber that pulls the app's output and the fiber that writes to the socket, followed by how the output ended (done, or the app's failure).
+ * The write stage of one connection: the bounded outbound queue between the app's fiber, which offers the app's output, and the writer, which runs `run` and writes it to the socket, followed by how the output ended (done, or the app's failure). This module is the only one that writes a connection's output: `Connection` offers and runs the writer, `Duplex` moves the bytes.
  *
  * @since 0.1.0
  */
