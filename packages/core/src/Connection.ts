@@ -51,6 +51,16 @@ export interface ConnectionInfo {
    * grace period ends and is then interrupted.
    */
   readonly draining: Effect.Effect<void>
+  /**
+   * Ends the connection at once with `reason` as its exit reason, without
+   * waiting for its pending output: the app is interrupted, what it queued
+   * and what the socket has not sent yet is dropped, and the socket is
+   * closed. For cutting off a peer that does not read (`SlowConsumer`), or
+   * one the app will no longer serve. The first abort wins; once the
+   * connection is ending, it does nothing. An app that wants its last words
+   * (an error reply) written fails instead, after queueing them.
+   */
+  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void>
 }
 
 /**
@@ -240,6 +250,36 @@ class Shared<E, R> {
   }
 }
 
+// What the app sees of its connection. A class, so that `abort` is a
+// method on the prototype rather than a closure per connection.
+class Info implements ConnectionInfo {
+  readonly run: { abort(cause: Cause.Cause<unknown>): void }
+  readonly id: number
+  readonly localAddress: string
+  readonly remoteAddress: string
+  readonly startedAt: number
+  readonly draining: Effect.Effect<void>
+  constructor(
+    run: { abort(cause: Cause.Cause<unknown>): void },
+    id: number,
+    localAddress: string,
+    remoteAddress: string,
+    startedAt: number,
+    draining: Effect.Effect<void>
+  ) {
+    this.run = run
+    this.id = id
+    this.localAddress = localAddress
+    this.remoteAddress = remoteAddress
+    this.startedAt = startedAt
+    this.draining = draining
+  }
+
+  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
+    return Effect.sync(() => this.run.abort(Cause.fail(ConnectionError.make(reason))))
+  }
+}
+
 // One connection. A class rather than closures over the locals of a
 // generator: a connection holds this for its whole life, and methods on the
 // prototype cost it nothing.
@@ -254,10 +294,11 @@ class Shared<E, R> {
 //
 // What must end the connection while the writer may be blocked on the
 // socket interrupts this fiber, with a reason, while it writes: the idle
-// timeout (kept by the server's `IdleSweeper`), and the cut-off of an app
-// that failed and whose last words could not be written within the flush
-// timeout. The cut-off is armed only when the app fails, and nothing races
-// the writer: an idle connection holds two fibers (its own and the app's).
+// timeout (kept by the server's `IdleSweeper`), the app's own abort
+// (`ConnectionInfo.abort`), and the cut-off of an app that failed and whose
+// last words could not be written within the flush timeout. The cut-off is
+// armed only when the app fails, and nothing races the writer: an idle
+// connection holds two fibers (its own and the app's).
 class Run<E, R> implements IdleSweeper.Watcher {
   readonly shared: Shared<E, R>
   readonly socket: Socket.Socket
@@ -268,11 +309,15 @@ class Run<E, R> implements IdleSweeper.Watcher {
   // Set once the socket is open; stays at zero for a peer gone before that.
   stats: Duplex.Stats
   reason: ExitReason | undefined = undefined
-  // Why the connection was aborted (idle timeout, flush cut-off), if it
-  // was: an abort interrupts the writer, which is this fiber, so the
-  // connection ends interrupted, but reports this.
+  // Why the connection was aborted (idle timeout, the app's abort, flush
+  // cut-off), if it was: an abort interrupts the writer, which is this
+  // fiber, so the connection ends interrupted, but reports this.
   abortedWith: Cause.Cause<unknown> | undefined = undefined
+  // The writer runs (`writing`), then has stopped (`written`); an abort
+  // before the writer starts (by an app that aborts as it starts) stops it
+  // from starting.
   writing = false
+  finished = false
   duplex: Duplex.Duplex | undefined = undefined
   outbound: Outbound.Outbound<E | ConnectionError.ConnectionError> | undefined = undefined
   app: Fiber.Fiber<void, unknown> | undefined = undefined
@@ -286,13 +331,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.context = fiber.context
     const addresses = Context.getOrUndefined(fiber.context, SocketAddresses) ?? unknownAddresses
     const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    this.info = {
-      id,
-      localAddress: addresses.local,
-      remoteAddress: addresses.remote,
-      startedAt,
-      draining: shared.awaitDraining
-    }
+    this.info = new Info(this, id, addresses.local, addresses.remote, startedAt, shared.awaitDraining)
     this.stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: startedAt }
   }
 
@@ -375,6 +414,10 @@ class Run<E, R> implements IdleSweeper.Watcher {
 
   write(sweeper: IdleSweeper.IdleSweeper | undefined): Effect.Effect<ExitReason, unknown> {
     this.sweeper = sweeper
+    if (this.abortedWith !== undefined) {
+      this.finished = true
+      return Effect.failCause(this.abortedWith)
+    }
     this.watch = sweeper?.watch(this)
     this.writing = true
     return Effect.flatMap(Effect.exit(this.outbound!.run), (written) => this.written(written))
@@ -382,6 +425,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
 
   written(written: Exit.Exit<void, unknown>): Effect.Effect<ExitReason, unknown> {
     this.writing = false
+    this.finished = true
     if (this.watch !== undefined) this.sweeper!.unwatch(this.watch)
     if (Exit.isFailure(written)) {
       // An abort interrupts this fiber; the interruption is turned here
@@ -396,9 +440,9 @@ class Run<E, R> implements IdleSweeper.Watcher {
   }
 
   abort(cause: Cause.Cause<unknown>): void {
-    if (!this.writing || this.abortedWith !== undefined) return
+    if (this.finished || this.abortedWith !== undefined) return
     this.abortedWith = cause
-    this.fiber.interruptUnsafe()
+    if (this.writing) this.fiber.interruptUnsafe()
   }
 
   onIdle(): void {
