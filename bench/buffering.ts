@@ -25,6 +25,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { control } from "./lib/frames.ts"
 import * as Processes from "./lib/processes.ts"
 import * as Proc from "./lib/proc.ts"
 
@@ -154,16 +155,6 @@ const report = (figure: Figure) => {
   )
   return limit === undefined || figure.growth <= limit
 }
-
-// One frame of the files protocol: u32 length, then the type byte and payload.
-const frame = (type: number, payload: Buffer) => {
-  const out = Buffer.alloc(5 + payload.length)
-  out.writeUInt32BE(payload.length + 1, 0)
-  out[4] = type
-  payload.copy(out, 5)
-  return out
-}
-const control = (message: object) => frame(0x01, Buffer.from(JSON.stringify(message)))
 
 const runClient = (command: ReadonlyArray<string>) =>
   new Promise<number | null>((resolve) => {
