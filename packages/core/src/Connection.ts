@@ -250,39 +250,10 @@ class Shared<E, R> {
   }
 }
 
-// What the app sees of its connection. A class, so that `abort` is a
-// method on the prototype rather than a closure per connection.
-class Info implements ConnectionInfo {
-  readonly run: { abort(cause: Cause.Cause<unknown>): void }
-  readonly id: number
-  readonly localAddress: string
-  readonly remoteAddress: string
-  readonly startedAt: number
-  readonly draining: Effect.Effect<void>
-  constructor(
-    run: { abort(cause: Cause.Cause<unknown>): void },
-    id: number,
-    localAddress: string,
-    remoteAddress: string,
-    startedAt: number,
-    draining: Effect.Effect<void>
-  ) {
-    this.run = run
-    this.id = id
-    this.localAddress = localAddress
-    this.remoteAddress = remoteAddress
-    this.startedAt = startedAt
-    this.draining = draining
-  }
-
-  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
-    return Effect.sync(() => this.run.abort(Cause.fail(ConnectionError.make(reason))))
-  }
-}
-
 // One connection. A class rather than closures over the locals of a
 // generator: a connection holds this for its whole life, and methods on the
-// prototype cost it nothing.
+// prototype cost it nothing. It is also what the app gets as its
+// `ConnectionInfo` (one object fewer per connection, and `abort` a method).
 //
 // The connection's fiber opens the socket, starts the app in a fiber of its
 // own, which pulls the app's output into the outbound queue, and is then
@@ -299,13 +270,17 @@ class Info implements ConnectionInfo {
 // last words could not be written within the flush timeout. The cut-off is
 // armed only when the app fails, and nothing races the writer: an idle
 // connection holds two fibers (its own and the app's).
-class Run<E, R> implements IdleSweeper.Watcher {
+class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
+  readonly id: number
+  readonly localAddress: string
+  readonly remoteAddress: string
+  readonly startedAt: number
+  readonly draining: Effect.Effect<void>
   readonly shared: Shared<E, R>
   readonly socket: Socket.Socket
   readonly fiber: Fiber.Fiber<unknown, unknown>
   // The fiber's context before the connection's log annotation was added.
   readonly context: Context.Context<never>
-  readonly info: ConnectionInfo
   // Set once the socket is open; stays at zero for a peer gone before that.
   stats: Duplex.Stats
   reason: ExitReason | undefined = undefined
@@ -331,7 +306,11 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.context = fiber.context
     const addresses = Context.getOrUndefined(fiber.context, SocketAddresses) ?? unknownAddresses
     const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    this.info = new Info(this, id, addresses.local, addresses.remote, startedAt, shared.awaitDraining)
+    this.id = id
+    this.localAddress = addresses.local
+    this.remoteAddress = addresses.remote
+    this.startedAt = startedAt
+    this.draining = shared.awaitDraining
     this.stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: startedAt }
   }
 
@@ -344,7 +323,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     const annotations = Context.get(this.context, References.CurrentLogAnnotations)
     this.fiber.setContext(
       Context.add(
-        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id }),
+        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
         Scope.Scope,
         scope
       )
@@ -382,7 +361,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.duplex = duplex
     this.stats = duplex.stats
     const outbound = this.outbound = Outbound.make(duplex, this.shared.outbound)
-    const app = this.shared.handler(duplex.input, this.info).pipe(
+    const app = this.shared.handler(duplex.input, this).pipe(
       Stream.runForEachArray(outbound.offer),
       Effect.onExit((exit) => this.appEnded(exit)),
       // Started at once, in this turn: forking for a later turn would give
@@ -406,7 +385,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     return Effect.andThen(
       outbound.failCause(exit.cause),
       Effect.forkScoped(
-        Effect.andThen(Effect.sleep(this.shared.flushTimeout), Effect.sync(() => this.abort(exit.cause))),
+        Effect.andThen(Effect.sleep(this.shared.flushTimeout), Effect.sync(() => this.abortWith(exit.cause))),
         { startImmediately: true }
       )
     )
@@ -439,14 +418,18 @@ class Run<E, R> implements IdleSweeper.Watcher {
     return Effect.andThen(duplex.end, Effect.sync(() => duplex.stats.peerEnded ? closedByPeer : new Completed()))
   }
 
-  abort(cause: Cause.Cause<unknown>): void {
+  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
+    return Effect.sync(() => this.abortWith(Cause.fail(ConnectionError.make(reason))))
+  }
+
+  abortWith(cause: Cause.Cause<unknown>): void {
     if (this.finished || this.abortedWith !== undefined) return
     this.abortedWith = cause
     if (this.writing) this.fiber.interruptUnsafe()
   }
 
   onIdle(): void {
-    this.abort(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
+    this.abortWith(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
   }
 
   report(result: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
@@ -460,10 +443,10 @@ class Run<E, R> implements IdleSweeper.Watcher {
         Deferred.isDoneUnsafe(draining)
         ? new Drained()
         : ended
-    const logged = logEnd(this.info, reason, this.stats, exit)
+    const logged = logEnd(this, reason, this.stats, exit)
     const onEnd = this.shared.onEnd
     return Effect.ensuring(
-      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this.info, reason, this.stats)),
+      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this, reason, this.stats)),
       Effect.sync(() => this.fiber.setContext(this.context))
     )
   }

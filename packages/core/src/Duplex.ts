@@ -204,8 +204,8 @@ class DuplexImpl implements Duplex {
   readonly input: Stream.Stream<Uint8Array, ConnectionError.ConnectionError>
   readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
   readonly writeNow: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
-  readonly awaitWritable: Effect.Effect<void, ConnectionError.ConnectionError>
   readonly writer: Socket.Writer
+  readonly direct: Transport.DirectWriter | undefined
   // How the transport's failures read (see `Transport`).
   readonly failure: Transport.Capabilities["failure"]
   readonly writeScope: Scope.Closeable
@@ -222,6 +222,7 @@ class DuplexImpl implements Duplex {
     context: Context.Context<never>
   ) {
     this.writer = writer
+    this.direct = direct
     this.failure = failure
     this.writeScope = writeScope
     this.clock = clock
@@ -235,9 +236,12 @@ class DuplexImpl implements Duplex {
     this.input = Stream.fromPull(Effect.succeed(read))
     this.write = (chunks) => this.writeEffect(chunks)
     this.writeNow = direct === undefined ? undefined : (chunks) => direct.writeNow(this.count(chunks))
-    this.awaitWritable = direct === undefined
-      ? Effect.void
-      : Effect.mapError(direct.awaitWritable, (error) => this.writeFailed(error))
+  }
+
+  // Made when the socket asks to wait, not held by every connection.
+  get awaitWritable(): Effect.Effect<void, ConnectionError.ConnectionError> {
+    const direct = this.direct
+    return direct === undefined ? Effect.void : Effect.mapError(direct.awaitWritable, (error) => this.writeFailed(error))
   }
 
   get end(): Effect.Effect<void> {

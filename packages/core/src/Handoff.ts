@@ -46,19 +46,21 @@ type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
 // A class: every connection holds several of these for its whole life, and
 // methods on the prototype cost it nothing.
-class HandoffImpl<A, E> implements Handoff<A, E> {
+class HandoffImpl<A, E, S> implements Handoff<A, E> {
   waiter: Resume<A, E> | undefined = undefined
-  readonly ready: (() => Effect.Effect<A, E> | undefined) | undefined
+  readonly ready: ((this: S) => Effect.Effect<A, E> | undefined) | undefined
+  readonly owner: S
   readonly take: Effect.Effect<A, E>
   // One waiter, so the wait being interrupted is the one registered.
   readonly cancel = Effect.sync(() => {
     this.waiter = undefined
   })
 
-  constructor(ready: (() => Effect.Effect<A, E> | undefined) | undefined) {
+  constructor(ready: ((this: S) => Effect.Effect<A, E> | undefined) | undefined, owner: S) {
     this.ready = ready
+    this.owner = owner
     this.take = Effect.callback<A, E>((resume) => {
-      const now = this.ready?.()
+      const now = this.ready?.call(this.owner)
       if (now !== undefined) {
         resume(now)
         return
@@ -84,10 +86,14 @@ class HandoffImpl<A, E> implements Handoff<A, E> {
 /**
  * Creates a hand-off. `ready`, checked each time a fiber is about to wait,
  * gives a result to return at once instead (what is already queued, say),
- * or `undefined` to wait.
+ * or `undefined` to wait. It is called with `owner` as `this`, so that a
+ * method of the owner serves, without a closure for each hand-off (a
+ * connection holds several for its whole life).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <A, E = never>(ready?: () => Effect.Effect<A, E> | undefined): Handoff<A, E> =>
-  new HandoffImpl<A, E>(ready)
+export const make = <A, E = never, S = undefined>(
+  ready?: (this: S) => Effect.Effect<A, E> | undefined,
+  owner?: S
+): Handoff<A, E> => new HandoffImpl<A, E, S>(ready, owner as S)

@@ -123,8 +123,9 @@ class OutboundImpl<E> implements Outbound<E> {
   ended: Effect.Effect<undefined, E> | undefined = undefined
   // The writer, while it waits for chunks.
   readonly taker: Handoff.Handoff<Taken, E>
-  // The producer, while it waits for room, and the chunks it offers.
-  readonly room: Handoff.Handoff<void>
+  // The producer, while it waits for room, and the chunks it offers. Made
+  // the first time the producer waits: most connections never fill up.
+  room: Handoff.Handoff<void> | undefined = undefined
   offered: Batch | undefined = undefined
   offeredBytes = 0
   readonly offer: (chunks: Batch) => Effect.Effect<void>
@@ -135,8 +136,7 @@ class OutboundImpl<E> implements Outbound<E> {
     this.sink = sink
     this.maxChunks = options.chunks ?? Config.outboundQueueChunks
     this.maxBytes = options.bytes ?? Config.outboundQueueBytes
-    this.taker = Handoff.make(() => this.takeReady())
-    this.room = Handoff.make()
+    this.taker = Handoff.make(this.takeReady, this)
     this.offer = (chunks) => Effect.suspend(() => this.offerNow(chunks))
     // The writer's loop: everything queued, then wait for more, until the end.
     const loop: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
@@ -203,7 +203,7 @@ class OutboundImpl<E> implements Outbound<E> {
     }
     this.offered = chunks
     this.offeredBytes = bytes
-    return this.room.take
+    return (this.room ??= Handoff.make()).take
   }
 
   push(chunks: Batch, bytes: number): void {
@@ -228,11 +228,12 @@ class OutboundImpl<E> implements Outbound<E> {
   // Room again (the writer took the queue, or the socket took what it was
   // given): the waiting producer's chunks go in if they fit, and it goes on.
   admit(): void {
-    if (!this.room.waiting || !this.fits(this.offered!.length, this.offeredBytes)) return
+    const room = this.room
+    if (room === undefined || !room.waiting || !this.fits(this.offered!.length, this.offeredBytes)) return
     const chunks = this.offered!
     this.offered = undefined
     this.push(chunks, this.offeredBytes)
-    this.room.give(Effect.void)
+    room.give(Effect.void)
   }
 }
 

@@ -92,7 +92,7 @@ class Reader {
   constructor(conn: Net.Socket, highWaterMark: number) {
     this.conn = conn
     this.highWaterMark = highWaterMark
-    this.pulls = Handoff.make(() => this.ready())
+    this.pulls = Handoff.make(this.ready, this)
   }
 
   get pull(): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError> {
