@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
+import { control, dataType, frame } from "./lib/frames.ts"
 import * as Proc from "./lib/proc.ts"
 
 /** A command from the benchmark. */
@@ -372,14 +373,6 @@ const digestOf = (bytes: number) => {
   return digest
 }
 
-const frame = (type: number, body: Buffer) => {
-  const out = Buffer.allocUnsafe(5 + body.length)
-  out.writeUInt32BE(body.length + 1, 0)
-  out[4] = type
-  body.copy(out, 5)
-  return out
-}
-
 interface UploadResult {
   readonly bytes: number
   readonly seconds: number
@@ -394,7 +387,7 @@ const upload = async (command: Extract<Command, { cmd: "upload" }>): Promise<Upl
   const sha256 = digestOf(command.bytes)
   const files = command.protocol === "files"
   // Sent as is, once per block: a whole data frame, or the bare block.
-  const unit = files ? frame(0x02, uploadBlock) : uploadBlock
+  const unit = files ? frame(dataType, uploadBlock) : uploadBlock
   let replied: (() => void) | undefined
   let reply = Buffer.alloc(0)
   const start = Proc.snapshot(command.serverPid, process.pid)
@@ -415,7 +408,7 @@ const upload = async (command: Extract<Command, { cmd: "upload" }>): Promise<Upl
       })
     if (files) {
       const offer = { type: "upload", name: command.name, size: command.bytes, sha256 }
-      socket.write(frame(0x01, Buffer.from(JSON.stringify(offer))))
+      socket.write(control(offer))
       const accepted = await withDeadline(answer(), 30_000, "upload: accept")
       if (!accepted.includes("\"accept\"")) throw new Error(`upload: ${accepted}`)
       reply = Buffer.alloc(0)

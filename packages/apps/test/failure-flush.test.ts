@@ -43,9 +43,9 @@ for (const transport of transports) {
 describe("failure flush over memory (TestClock)", () => {
   it.effect("a peer that does not read holds a failed connection only for the flush timeout", () =>
     Effect.gen(function*() {
-      // Ten 64 KiB chunks fit the outbound queue, so the app reaches its
-      // failure while the writer is blocked on the first one (the peer never
-      // reads past the memory pipe's 64 KiB high-water mark).
+      // Ten 64 KiB chunks fit an outbound queue of 1 MiB, so the app reaches
+      // its failure while the writer is blocked on the first one (the peer
+      // never reads past the memory pipe's 64 KiB high-water mark).
       const flood = new Uint8Array(64 * 1024)
       const server = yield* TestTransport.serve(
         TestTransport.memory,
@@ -54,7 +54,7 @@ describe("failure flush over memory (TestClock)", () => {
             Stream.runHead(input),
             () => Stream.concat(Stream.take(Stream.forever(Stream.succeed(flood)), 10), Stream.fail(refusal))
           )),
-        { failureFlushTimeout: "1 second", idleTimeout: "1 hour" }
+        { failureFlushTimeout: "1 second", idleTimeout: "1 hour", outboundQueueBytes: 1024 * 1024 }
       )
       yield* Effect.scoped(Effect.gen(function*() {
         const duplex = yield* Client.connect(server.dial, { address: "test" })

@@ -39,6 +39,22 @@ export const maxFrameBytes = 16 * 1024 * 1024
 export const outboundQueueChunks = 64
 
 /**
+ * Bytes each connection's write stage holds at most: its outbound queue,
+ * plus what was handed to the socket while the socket asks to wait
+ * (`Outbound`). The chunk count alone bounded nothing for large chunks: 64
+ * socket reads of 64 KiB, queued and then handed to the socket in one
+ * batch, were about 4 MiB per connection that does not read. 128 KiB is
+ * two such reads (or two files data frames): enough to keep the kernel's
+ * send buffer, which is the real buffer, fed when it drains, and small
+ * enough that 1024 stalled connections hold 128 MiB at most here. A
+ * single offer larger than this is still taken, alone.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const outboundQueueBytes = 128 * 1024
+
+/**
  * When an app fails (a protocol error, a slow consumer cut off), what it
  * already queued for the peer (typically its error reply) is still written
  * for up to this long, then the connection is closed at once. One second is

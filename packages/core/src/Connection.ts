@@ -51,6 +51,16 @@ export interface ConnectionInfo {
    * grace period ends and is then interrupted.
    */
   readonly draining: Effect.Effect<void>
+  /**
+   * Ends the connection at once with `reason` as its exit reason, without
+   * waiting for its pending output: the app is interrupted, what it queued
+   * and what the socket has not sent yet is dropped, and the socket is
+   * closed. For cutting off a peer that does not read (`SlowConsumer`), or
+   * one the app will no longer serve. The first abort wins; once the
+   * connection is ending, it does nothing. An app that wants its last words
+   * (an error reply) written fails instead, after queueing them.
+   */
+  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void>
 }
 
 /**
@@ -154,6 +164,11 @@ export interface Options {
   /** Capacity of the outbound queue, in chunks. Default `Config.outboundQueueChunks`. */
   readonly outboundQueueChunks?: number | undefined
   /**
+   * Bytes the write stage holds at most: queued, or handed to the socket and
+   * not yet taken (see `Outbound`). Default `Config.outboundQueueBytes`.
+   */
+  readonly outboundQueueBytes?: number | undefined
+  /**
    * Close a connection with no traffic in either direction for this long
    * (`IdleTimeout`). Default `Config.idleTimeout`; `Duration.infinity` disables it.
    */
@@ -211,7 +226,7 @@ export const runner = <E, R>(
 // What every connection run with one handler and options shares.
 class Shared<E, R> {
   readonly handler: Handler<E, R>
-  readonly outboundQueueChunks: number
+  readonly outbound: Outbound.Options
   readonly idleTimeout: Duration.Duration
   readonly idleSweeper: IdleSweeper.IdleSweeper | undefined
   readonly flushTimeout: Duration.Duration
@@ -221,7 +236,10 @@ class Shared<E, R> {
 
   constructor(handler: Handler<E, R>, options: Options) {
     this.handler = handler
-    this.outboundQueueChunks = options.outboundQueueChunks ?? Config.outboundQueueChunks
+    this.outbound = {
+      chunks: options.outboundQueueChunks ?? Config.outboundQueueChunks,
+      bytes: options.outboundQueueBytes ?? Config.outboundQueueBytes
+    }
     this.idleSweeper = options.idleSweeper
     this.idleTimeout = options.idleSweeper?.timeout ??
       Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
@@ -234,7 +252,8 @@ class Shared<E, R> {
 
 // One connection. A class rather than closures over the locals of a
 // generator: a connection holds this for its whole life, and methods on the
-// prototype cost it nothing.
+// prototype cost it nothing. It is also what the app gets as its
+// `ConnectionInfo` (one object fewer per connection, and `abort` a method).
 //
 // The connection's fiber opens the socket, starts the app in a fiber of its
 // own, which pulls the app's output into the outbound queue, and is then
@@ -246,25 +265,34 @@ class Shared<E, R> {
 //
 // What must end the connection while the writer may be blocked on the
 // socket interrupts this fiber, with a reason, while it writes: the idle
-// timeout (kept by the server's `IdleSweeper`), and the cut-off of an app
-// that failed and whose last words could not be written within the flush
-// timeout. The cut-off is armed only when the app fails, and nothing races
-// the writer: an idle connection holds two fibers (its own and the app's).
-class Run<E, R> implements IdleSweeper.Watcher {
+// timeout (kept by the server's `IdleSweeper`), the app's own abort
+// (`ConnectionInfo.abort`), and the cut-off of an app that failed and whose
+// last words could not be written within the flush timeout. The cut-off is
+// armed only when the app fails, and nothing races the writer: an idle
+// connection holds two fibers (its own and the app's).
+class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
+  readonly id: number
+  readonly localAddress: string
+  readonly remoteAddress: string
+  readonly startedAt: number
+  readonly draining: Effect.Effect<void>
   readonly shared: Shared<E, R>
   readonly socket: Socket.Socket
   readonly fiber: Fiber.Fiber<unknown, unknown>
   // The fiber's context before the connection's log annotation was added.
   readonly context: Context.Context<never>
-  readonly info: ConnectionInfo
   // Set once the socket is open; stays at zero for a peer gone before that.
   stats: Duplex.Stats
   reason: ExitReason | undefined = undefined
-  // Why the connection was aborted (idle timeout, flush cut-off), if it
-  // was: an abort interrupts the writer, which is this fiber, so the
-  // connection ends interrupted, but reports this.
+  // Why the connection was aborted (idle timeout, the app's abort, flush
+  // cut-off), if it was: an abort interrupts the writer, which is this
+  // fiber, so the connection ends interrupted, but reports this.
   abortedWith: Cause.Cause<unknown> | undefined = undefined
+  // The writer runs (`writing`), then has stopped (`written`); an abort
+  // before the writer starts (by an app that aborts as it starts) stops it
+  // from starting.
   writing = false
+  finished = false
   duplex: Duplex.Duplex | undefined = undefined
   outbound: Outbound.Outbound<E | ConnectionError.ConnectionError> | undefined = undefined
   app: Fiber.Fiber<void, unknown> | undefined = undefined
@@ -278,13 +306,11 @@ class Run<E, R> implements IdleSweeper.Watcher {
     this.context = fiber.context
     const addresses = Context.getOrUndefined(fiber.context, SocketAddresses) ?? unknownAddresses
     const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    this.info = {
-      id,
-      localAddress: addresses.local,
-      remoteAddress: addresses.remote,
-      startedAt,
-      draining: shared.awaitDraining
-    }
+    this.id = id
+    this.localAddress = addresses.local
+    this.remoteAddress = addresses.remote
+    this.startedAt = startedAt
+    this.draining = shared.awaitDraining
     this.stats = { bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: startedAt }
   }
 
@@ -297,7 +323,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     const annotations = Context.get(this.context, References.CurrentLogAnnotations)
     this.fiber.setContext(
       Context.add(
-        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.info.id }),
+        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
         Scope.Scope,
         scope
       )
@@ -334,8 +360,8 @@ class Run<E, R> implements IdleSweeper.Watcher {
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     this.duplex = duplex
     this.stats = duplex.stats
-    const outbound = this.outbound = Outbound.make(this.shared.outboundQueueChunks, duplex.writeNow)
-    const app = this.shared.handler(duplex.input, this.info).pipe(
+    const outbound = this.outbound = Outbound.make(duplex, this.shared.outbound)
+    const app = this.shared.handler(duplex.input, this).pipe(
       Stream.runForEachArray(outbound.offer),
       Effect.onExit((exit) => this.appEnded(exit)),
       // Started at once, in this turn: forking for a later turn would give
@@ -359,7 +385,7 @@ class Run<E, R> implements IdleSweeper.Watcher {
     return Effect.andThen(
       outbound.failCause(exit.cause),
       Effect.forkScoped(
-        Effect.andThen(Effect.sleep(this.shared.flushTimeout), Effect.sync(() => this.abort(exit.cause))),
+        Effect.andThen(Effect.sleep(this.shared.flushTimeout), Effect.sync(() => this.abortWith(exit.cause))),
         { startImmediately: true }
       )
     )
@@ -367,13 +393,18 @@ class Run<E, R> implements IdleSweeper.Watcher {
 
   write(sweeper: IdleSweeper.IdleSweeper | undefined): Effect.Effect<ExitReason, unknown> {
     this.sweeper = sweeper
+    if (this.abortedWith !== undefined) {
+      this.finished = true
+      return Effect.failCause(this.abortedWith)
+    }
     this.watch = sweeper?.watch(this)
     this.writing = true
-    return Effect.flatMap(Effect.exit(drain(this.outbound!, this.duplex!)), (written) => this.written(written))
+    return Effect.flatMap(Effect.exit(this.outbound!.run), (written) => this.written(written))
   }
 
   written(written: Exit.Exit<void, unknown>): Effect.Effect<ExitReason, unknown> {
     this.writing = false
+    this.finished = true
     if (this.watch !== undefined) this.sweeper!.unwatch(this.watch)
     if (Exit.isFailure(written)) {
       // An abort interrupts this fiber; the interruption is turned here
@@ -387,14 +418,18 @@ class Run<E, R> implements IdleSweeper.Watcher {
     return Effect.andThen(duplex.end, Effect.sync(() => duplex.stats.peerEnded ? closedByPeer : new Completed()))
   }
 
-  abort(cause: Cause.Cause<unknown>): void {
-    if (!this.writing || this.abortedWith !== undefined) return
+  abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
+    return Effect.sync(() => this.abortWith(Cause.fail(ConnectionError.make(reason))))
+  }
+
+  abortWith(cause: Cause.Cause<unknown>): void {
+    if (this.finished || this.abortedWith !== undefined) return
     this.abortedWith = cause
-    this.fiber.interruptUnsafe()
+    if (this.writing) this.fiber.interruptUnsafe()
   }
 
   onIdle(): void {
-    this.abort(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
+    this.abortWith(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
   }
 
   report(result: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
@@ -408,30 +443,13 @@ class Run<E, R> implements IdleSweeper.Watcher {
         Deferred.isDoneUnsafe(draining)
         ? new Drained()
         : ended
-    const logged = logEnd(this.info, reason, this.stats, exit)
+    const logged = logEnd(this, reason, this.stats, exit)
     const onEnd = this.shared.onEnd
     return Effect.ensuring(
-      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this.info, reason, this.stats)),
+      onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this, reason, this.stats)),
       Effect.sync(() => this.fiber.setContext(this.context))
     )
   }
-}
-
-// The writer's loop: everything queued, then wait for more, until the end.
-const drain = <E>(
-  outbound: Outbound.Outbound<E>,
-  duplex: Duplex.Duplex
-): Effect.Effect<void, E | ConnectionError.ConnectionError> => {
-  const loop: Effect.Effect<void, E | ConnectionError.ConnectionError> = Effect.flatMap(
-    outbound.take,
-    (chunks) =>
-      chunks === undefined
-        ? Effect.void
-        : chunks === Outbound.mustAwaitWritable
-        ? Effect.flatMap(duplex.awaitWritable, () => loop)
-        : Effect.flatMap(duplex.write(chunks), () => loop)
-  )
-  return loop
 }
 
 const logEnd = Effect.fnUntraced(function*(

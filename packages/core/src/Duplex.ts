@@ -4,7 +4,9 @@
  *
  * Stage: read and write. This is the only place that interprets effect's
  * `SocketError`: end of stream becomes the end of `input`, everything else a
- * typed `ConnectionError` (reset, read, write, closed).
+ * typed `ConnectionError`, with the reasons the socket's transport declared
+ * (see `Transport`: reset, read, write). It is also where a transport's
+ * direct writer, if it declared one, is acquired (`writeNow`).
  *
  * @since 0.1.0
  */
@@ -21,6 +23,7 @@ import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as ConnectionError from "./ConnectionError.ts"
 import * as Metrics from "./Metrics.ts"
+import * as Transport from "./Transport.ts"
 
 /**
  * Byte counters and end-of-input flag of one duplex. Each field has a single
@@ -57,13 +60,13 @@ export interface Duplex {
   readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
   /**
    * Hands chunks to the socket at once, without an effect, on transports
-   * whose writer can (`ImmediateWriter`; `undefined` on others): `true` if
-   * the socket takes more, `false` if it asks to wait, after which nothing
-   * may be written before `awaitWritable` completes. A write that fails is
-   * reported by `awaitWritable`.
+   * that declare a direct writer (`Transport.DirectWriter`; `undefined` on
+   * others): `true` if the socket takes more, `false` if it asks to wait,
+   * after which nothing may be written before `awaitWritable` completes. A
+   * write that fails is reported by `awaitWritable`.
    */
   readonly writeNow: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
-  /** Completes once the socket takes more after `writeNow` said to wait; fails if it never will. */
+  /** Completes once the socket takes more after `writeNow` said to wait; fails if it never will. At once without a direct writer. */
   readonly awaitWritable: Effect.Effect<void, ConnectionError.ConnectionError>
   /** Half-closes: no more writes, the peer sees end of stream; reading goes on. Idempotent. */
   readonly end: Effect.Effect<void>
@@ -71,78 +74,6 @@ export interface Duplex {
   readonly reset: Effect.Effect<void>
   /** Live counters. */
   readonly stats: Stats
-}
-
-/**
- * A socket writer that can also write without an effect (the TCP transport's
- * is one): `writeImmediate` hands the chunks to the socket and says whether
- * it takes more (`true`) or asks to wait (`false`) until `awaitWritable`
- * completes. `Duplex` uses it to write from the app's fiber when the writer
- * has nothing to do, without waking the writer's fiber.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ImmediateWriter extends Socket.Writer {
-  readonly writeImmediate: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean
-  readonly awaitWritable: Effect.Effect<void, Socket.SocketError>
-}
-
-const isImmediateWriter = (writer: Socket.Writer): writer is ImmediateWriter =>
-  typeof (writer as Partial<ImmediateWriter>).writeImmediate === "function"
-
-const resetCodes = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_DESTROYED"])
-
-const errorCode = (cause: unknown): string | undefined => {
-  const code = (cause as { readonly code?: unknown } | null | undefined)?.code
-  return typeof code === "string" ? code : undefined
-}
-
-const isReset = (cause: unknown): boolean => {
-  const code = errorCode(cause)
-  return code !== undefined && resetCodes.has(code)
-}
-
-/**
- * Classifies a `SocketError` raised while reading or opening; `undefined`
- * means an orderly end of stream.
- *
- * @since 0.1.0
- * @category errors
- */
-export const fromReadError = (error: Socket.SocketError): ConnectionError.ConnectionError | undefined => {
-  const reason = error.reason
-  switch (reason._tag) {
-    case "SocketCloseError":
-      return reason.code === 1000
-        ? undefined
-        : ConnectionError.make(new ConnectionError.PeerReset({ cause: reason }))
-    case "SocketReadError":
-    case "SocketOpenError":
-      return ConnectionError.make(
-        isReset(reason.cause)
-          ? new ConnectionError.PeerReset({ cause: reason.cause })
-          : new ConnectionError.ReadFailed({ cause: reason.cause })
-      )
-    default:
-      return ConnectionError.make(new ConnectionError.ReadFailed({ cause: reason }))
-  }
-}
-
-/**
- * Classifies a `SocketError` raised while writing.
- *
- * @since 0.1.0
- * @category errors
- */
-export const fromWriteError = (error: Socket.SocketError): ConnectionError.ConnectionError => {
-  const reason = error.reason
-  const cause = "cause" in reason ? reason.cause : reason
-  return ConnectionError.make(
-    isReset(cause)
-      ? new ConnectionError.PeerReset({ cause })
-      : new ConnectionError.WriteFailed({ cause })
-  )
 }
 
 // Each chunk handed to the socket costs a write request and an iovec, far
@@ -225,16 +156,22 @@ const coalesce = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Arr.NonEmptyRe
  */
 export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   const scope = yield* Effect.scope
+  const capabilities = Transport.capabilities(socket)
   const reader = yield* Scope.provide(socket.reader, scope).pipe(
     Effect.mapError((error) =>
-      fromReadError(error) ??
-        ConnectionError.make(new ConnectionError.PeerClosed({ detail: "closed before it was opened" }))
+      ConnectionError.make(
+        Transport.readFailure(capabilities.failure, error) ??
+          new ConnectionError.PeerClosed({ detail: "closed before it was opened" })
+      )
     )
   )
   // The writer lives in its own scope so that `end` can release it (FIN)
   // early while the read side stays open.
   const writeScope = yield* Scope.fork(scope)
-  const writer = yield* Scope.provide(socket.writer, writeScope)
+  const direct = capabilities.directWriter === undefined
+    ? undefined
+    : yield* Scope.provide(capabilities.directWriter, writeScope)
+  const writer = direct ?? (yield* Scope.provide(socket.writer, writeScope))
   // A duplex whose scope fails or is interrupted (idle timeout, drain after
   // the grace period, protocol error) is not flushed: its socket is closed at
   // once, discarding unsent output. The graceful close (FIN after the pending
@@ -245,7 +182,15 @@ export const open = Effect.fnUntraced(function*(socket: Socket.Socket) {
   yield* Scope.addFinalizerExit(scope, (exit) =>
     Exit.isSuccess(exit) ? Effect.void : Effect.ignore(writer.write(new Socket.CloseEvent(1000, "aborted"))))
   // Captured once: counters are bumped synchronously on the hot path.
-  const duplex: Duplex = new DuplexImpl(reader.pull, writer, writeScope, yield* Clock.Clock, yield* Effect.context<never>())
+  const duplex: Duplex = new DuplexImpl(
+    reader.pull,
+    writer,
+    direct,
+    capabilities.failure,
+    writeScope,
+    yield* Clock.Clock,
+    yield* Effect.context<never>()
+  )
   return duplex
 })
 
@@ -260,20 +205,25 @@ class DuplexImpl implements Duplex {
   readonly write: (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError.ConnectionError>
   readonly writeNow: ((chunks: Arr.NonEmptyReadonlyArray<Uint8Array>) => boolean) | undefined
   readonly writer: Socket.Writer
+  readonly direct: Transport.DirectWriter | undefined
+  // How the transport's failures read (see `Transport`).
+  readonly failure: Transport.Capabilities["failure"]
   readonly writeScope: Scope.Closeable
-  // A `writeNow` that threw: `awaitWritable` fails with it.
-  writeFailure: ConnectionError.ConnectionError | undefined = undefined
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
 
   constructor(
     pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array | string>, Socket.SocketError>,
     writer: Socket.Writer,
+    direct: Transport.DirectWriter | undefined,
+    failure: Transport.Capabilities["failure"],
     writeScope: Scope.Closeable,
     clock: Clock.Clock,
     context: Context.Context<never>
   ) {
     this.writer = writer
+    this.direct = direct
+    this.failure = failure
     this.writeScope = writeScope
     this.clock = clock
     this.context = context
@@ -285,14 +235,13 @@ class DuplexImpl implements Duplex {
       })
     this.input = Stream.fromPull(Effect.succeed(read))
     this.write = (chunks) => this.writeEffect(chunks)
-    this.writeNow = isImmediateWriter(writer) ? (chunks) => this.writeImmediate(writer, chunks) : undefined
+    this.writeNow = direct === undefined ? undefined : (chunks) => direct.writeNow(this.count(chunks))
   }
 
+  // Made when the socket asks to wait, not held by every connection.
   get awaitWritable(): Effect.Effect<void, ConnectionError.ConnectionError> {
-    if (this.writeFailure !== undefined) return Effect.fail(this.writeFailure)
-    return isImmediateWriter(this.writer)
-      ? Effect.mapError(this.writer.awaitWritable, fromWriteError)
-      : Effect.void
+    const direct = this.direct
+    return direct === undefined ? Effect.void : Effect.mapError(direct.awaitWritable, (error) => this.writeFailed(error))
   }
 
   get end(): Effect.Effect<void> {
@@ -322,8 +271,8 @@ class DuplexImpl implements Duplex {
     // As `Effect.catch`: defects and interruptions go through.
     const error = Cause.hasDies(cause) ? undefined : Cause.findError(cause)
     if (error === undefined || Result.isFailure(error)) return Effect.failCause(cause as Cause.Cause<never>)
-    const failure = fromReadError(error.success)
-    if (failure !== undefined) return Effect.fail(failure)
+    const failure = Transport.readFailure(this.failure, error.success)
+    if (failure !== undefined) return Effect.fail(ConnectionError.make(failure))
     this.stats.peerEnded = true
     return Cause.done()
   }
@@ -341,16 +290,10 @@ class DuplexImpl implements Duplex {
   }
 
   writeEffect(chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError.ConnectionError> {
-    return Effect.mapError(this.writer.writeAll(this.count(chunks)), fromWriteError)
+    return Effect.mapError(this.writer.writeAll(this.count(chunks)), (error) => this.writeFailed(error))
   }
 
-  writeImmediate(writer: ImmediateWriter, chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): boolean {
-    try {
-      return writer.writeImmediate(this.count(chunks))
-    } catch (cause) {
-      this.writeFailure = ConnectionError.make(new ConnectionError.WriteFailed({ cause }))
-      return false
-    }
+  writeFailed(error: Socket.SocketError): ConnectionError.ConnectionError {
+    return ConnectionError.make(Transport.writeFailure(this.failure, error))
   }
-
 }

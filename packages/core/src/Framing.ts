@@ -19,6 +19,7 @@ import * as Config from "./Config.ts"
 import type * as Connection from "./Connection.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import type * as FrameCodec from "./FrameCodec.ts"
+import * as Handoff from "./Handoff.ts"
 import * as Metrics from "./Metrics.ts"
 
 /**
@@ -98,36 +99,37 @@ export const decodeWithDeadline = <Frame, E, R>(
         // fibers and a timer per read. Once the helper exists every pull
         // goes through it, so reads stay in order.
         let helper: Fiber.Fiber<never> | undefined
+        // A read asked of the helper before it waited for one.
         let requested = false
-        let wakeHelper: (() => void) | undefined
-        // The decoder's pull waiting for the helper, and a result that came
-        // after that pull was interrupted (kept for the next one: no byte
-        // is ever dropped).
-        let waiter: ((result: Effect.Effect<Chunks, E | Cause.Done | ConnectionError.ConnectionError>) => void) | undefined
+        const requests = Handoff.make<void>(() => {
+          if (!requested) return undefined
+          requested = false
+          return Effect.void
+        })
+        // A result that came after the decoder's pull for it was
+        // interrupted, kept for the next one: no byte is ever dropped.
         let ready: Result | undefined
+        const takeReady = () => {
+          const result = ready
+          ready = undefined
+          return result
+        }
+        // The decoder's pull waiting for the helper. It asks for a read once
+        // it is about to wait: a read the helper makes at once is then
+        // `ready` before it waits.
+        const pulls = Handoff.make<Chunks, E | Cause.Done | ConnectionError.ConnectionError>(() => {
+          request()
+          return takeReady()
+        })
 
         const deliver = (result: Result) => {
-          const resume = waiter
-          waiter = undefined
-          if (resume !== undefined) resume(result)
-          else ready = result
+          if (!pulls.give(result)) ready = result
         }
         const helperLoop: Effect.Effect<never> = Effect.forever(
-          Effect.callback<void>((resume) => {
-            if (requested) {
-              requested = false
-              resume(Effect.void)
-            } else {
-              wakeHelper = () => {
-                wakeHelper = undefined
-                resume(Effect.void)
-              }
-            }
-          }).pipe(Effect.andThen(Effect.exit(upstream)), Effect.map(deliver))
+          requests.take.pipe(Effect.andThen(Effect.exit(upstream)), Effect.map(deliver))
         )
         const request = () => {
-          if (wakeHelper !== undefined) wakeHelper()
-          else requested = true
+          if (!requests.give(Effect.void)) requested = true
         }
         // Sleeps until the partial frame's deadline, rechecking when it
         // wakes (the frame may have completed and another begun); between
@@ -136,11 +138,10 @@ export const decodeWithDeadline = <Frame, E, R>(
           if (startedAt === undefined) return Effect.sleep(limit)
           const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
           if (remaining > 0) return Effect.sleep(remaining)
-          if (waiter !== undefined && helper !== undefined) {
+          if (pulls.waiting && helper !== undefined) {
             const stuck = helper
             helper = undefined
             requested = false
-            wakeHelper = undefined
             deliver(Exit.fail(timeout) as never)
             return Effect.andThen(Fiber.interrupt(stuck), Effect.sleep(limit))
           }
@@ -148,26 +149,14 @@ export const decodeWithDeadline = <Frame, E, R>(
         }))
 
         const viaHelper = Effect.suspend(() => {
-          if (ready !== undefined) {
-            const result = ready
-            ready = undefined
-            return result
-          }
-          const start = helper !== undefined ? Effect.void : Effect.map(
-            Effect.forkIn(helperLoop, scope, { startImmediately: true }),
-            (fiber) => {
-              helper = fiber
-            }
-          )
+          const result = takeReady()
+          if (result !== undefined) return result
+          if (helper !== undefined) return pulls.take
           return Effect.andThen(
-            start,
-            Effect.callback<Chunks, E | Cause.Done | ConnectionError.ConnectionError>((resume) => {
-              waiter = resume
-              request()
-              return Effect.sync(() => {
-                if (waiter === resume) waiter = undefined
-              })
-            })
+            Effect.map(Effect.forkIn(helperLoop, scope, { startImmediately: true }), (fiber) => {
+              helper = fiber
+            }),
+            pulls.take
           )
         })
         let watching = false

@@ -25,6 +25,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Duplex from "./Duplex.ts"
+import * as Handoff from "./Handoff.ts"
 
 /**
  * What a sweeper watches: a connection's activity, and what to do when it
@@ -86,10 +87,10 @@ export const make = Effect.fnUntraced(function*(
   const timeoutMillis = Duration.toMillis(timeout)
   let head: Watch | undefined
   let tail: Watch | undefined
-  // What the sweeper sleeps until (`Infinity`: until woken), and how to wake
-  // it when a watch with an earlier deadline arrives.
+  // What the sweeper sleeps until (`Infinity`: until woken), and where it
+  // waits to be woken when a watch with an earlier deadline arrives.
   let sleepingUntil = Infinity
-  let wake: (() => void) | undefined
+  const woken = Handoff.make<void>()
 
   const unlink = (watch: Watch) => {
     if (watch.prev === undefined) head = watch.next
@@ -122,11 +123,7 @@ export const make = Effect.fnUntraced(function*(
       watched: true
     }
     insert(entry)
-    if (entry === head && entry.recorded + timeoutMillis < sleepingUntil && wake !== undefined) {
-      const resume = wake
-      wake = undefined
-      resume()
-    }
+    if (entry === head && entry.recorded + timeoutMillis < sleepingUntil) woken.give(Effect.void)
     return entry
   }
 
@@ -135,13 +132,6 @@ export const make = Effect.fnUntraced(function*(
     watch.watched = false
     unlink(watch)
   }
-
-  const woken = Effect.callback<void>((resume) => {
-    wake = () => resume(Effect.void)
-    return Effect.sync(() => {
-      wake = undefined
-    })
-  })
 
   const sweep = Effect.suspend(() => {
     const now = clock.currentTimeMillisUnsafe()
@@ -159,10 +149,10 @@ export const make = Effect.fnUntraced(function*(
     }
     if (head === undefined) {
       sleepingUntil = Infinity
-      return woken
+      return woken.take
     }
     sleepingUntil = head.recorded + timeoutMillis
-    return Effect.raceFirst(clock.sleep(Duration.millis(sleepingUntil - now)), woken)
+    return Effect.raceFirst(clock.sleep(Duration.millis(sleepingUntil - now)), woken.take)
   })
 
   yield* Effect.forkScoped(Effect.forever(sweep))

@@ -264,7 +264,11 @@ const refuse = (
         : `connection refused: limit of ${reason.limit} connections reached`
     )
     if (options.onEnd !== undefined) {
-      yield* options.onEnd({ id, localAddress: "", remoteAddress: "", startedAt: 0, draining: Effect.never }, reason, stats)
+      yield* options.onEnd(
+        { id, localAddress: "", remoteAddress: "", startedAt: 0, draining: Effect.never, abort: () => Effect.void },
+        reason,
+        stats
+      )
     }
     return reason
   }).pipe(Effect.annotateLogs({ connection: id }))

@@ -1,14 +1,14 @@
 /**
  * The error family of a server as a whole: what can stop it from listening.
  *
- * Stage: accept. Transports report bind failures as effect's
- * `SocketServerError`; `fromSocketServerError` turns them into a
- * `ServerError` whose reason says what a user can act on.
+ * Stage: accept. A transport that binds listeners reports a failed bind
+ * as a `ServerError` whose reason says what a user can act on; it alone
+ * knows its platform's error codes (Node's are read in
+ * `@socket-to-me/node`'s `NodeErrors`).
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as SocketServer from "effect/socket/SocketServer"
 import { describeCause } from "./ConnectionError.ts"
 
 /**
@@ -85,34 +85,4 @@ export class ServerError extends Data.TaggedError("ServerError")<{
   override get message(): string {
     return this.reason.message
   }
-}
-
-const badAddressCodes = new Set(["EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EINVAL", "ERR_SOCKET_BAD_PORT"])
-
-/**
- * Classifies a transport's bind error for the address it tried.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromSocketServerError = (error: SocketServer.SocketServerError, address: string): ServerError =>
-  fromCause(error.reason.cause, address)
-
-/**
- * Classifies the platform error (with its `code`, e.g. `EADDRINUSE`) of a
- * failed listen on `address`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromCause = (cause: unknown, address: string): ServerError => {
-  const code = (cause as { readonly code?: unknown } | null | undefined)?.code
-  const reason: ServerErrorReason = code === "EADDRINUSE"
-    ? new AddressInUse({ address })
-    : code === "EACCES" || code === "EPERM"
-    ? new PermissionDenied({ address })
-    : typeof code === "string" && badAddressCodes.has(code)
-    ? new BadAddress({ address, cause })
-    : new ListenFailed({ address, cause })
-  return new ServerError({ reason })
 }

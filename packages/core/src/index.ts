@@ -72,6 +72,13 @@ export * as FrameCodec from "./FrameCodec.ts"
 export * as Framing from "./Framing.ts"
 
 /**
+ * A single-waiter hand-off: one fiber waits for a result that someone else (another fiber, a socket's event listener, a timer) hands over, and is resumed at once, in the giver's turn.
+ *
+ * @since 0.1.0
+ */
+export * as Handoff from "./Handoff.ts"
+
+/**
  * The idle timeout of many connections, kept by one fiber: a server watches each of its connections here instead of giving each one a watchdog fiber of its own (a sleeping fiber, its timer and its continuations are most of what an idle connection would otherwise cost).
  *
  * @since 0.1.0
@@ -100,7 +107,7 @@ export * as LineCodec from "./LineCodec.ts"
 export * as Metrics from "./Metrics.ts"
 
 /**
- * The outbound queue of one connection: a bounded buffer of chunks between the fiber that pulls the app's output and the fiber that writes to the socket, followed by how the output ended (done, or the app's failure).
+ * The write stage of one connection: the bounded outbound queue between the app's fiber, which offers the app's output, and the writer, which runs `run` and writes it to the socket, followed by how the output ended (done, or the app's failure). This module is the only one that writes a connection's output: `Connection` offers and runs the writer, `Duplex` moves the bytes.
  *
  * @since 0.1.0
  */
@@ -126,3 +133,10 @@ export * as ServerError from "./ServerError.ts"
  * @since 0.1.0
  */
 export * as SocketAddresses from "./SocketAddresses.ts"
+
+/**
+ * The transport contract: what core needs from a socket beyond effect's `Socket`, declared by the transport that made the socket. Core never looks at a socket's shape or its platform's error codes; it reads this.
+ *
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.ts"

@@ -1,13 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 // Core does not depend on the testkit package; its tests reach the memory
 // transport by path.
 import * as MemorySocket from "@socket-to-me/testkit/MemorySocket"
 import * as Connection from "../src/Connection.ts"
+import * as ConnectionError from "../src/ConnectionError.ts"
 
 describe("Connection.run", () => {
   it.effect("without a server's sweeper, a connection keeps its own idle timeout", () =>
@@ -37,5 +40,44 @@ describe("Connection.run", () => {
       yield* Option.getOrThrow(MemorySocket.controls(client)).end
       const reason = yield* Fiber.join(fiber)
       assert.strictEqual(reason._tag, "PeerClosed")
+    }))
+
+  it.effect("an app's abort ends its connection at once, though its output is stuck behind a peer that never reads", () =>
+    Effect.gen(function*() {
+      const { server } = yield* MemorySocket.pair()
+      const cutOff = yield* Deferred.make<void>()
+      const flood = new Uint8Array(16 * 1024)
+      const reasons: Array<Connection.ExitReason> = []
+      // Endless output; the peer reads none of it. The app aborts when told.
+      const handler: Connection.Handler = (_input, info) =>
+        Stream.unwrap(Effect.as(
+          Effect.forkScoped(Effect.andThen(
+            Deferred.await(cutOff),
+            info.abort(new ConnectionError.SlowConsumer({ capacity: 1 }))
+          )),
+          Stream.forever(Stream.succeed(flood))
+        ))
+      const fiber = yield* Effect.forkChild(
+        Connection.run(server, 1, handler, { onEnd: (_, reason) => Effect.sync(() => reasons.push(reason)) }),
+        { startImmediately: true }
+      )
+      yield* Deferred.succeed(cutOff, undefined)
+      yield* Fiber.await(fiber)
+      assert.deepStrictEqual(reasons.map((reason) => reason._tag), ["SlowConsumer"])
+    }))
+
+  it.effect("an app that aborts as it starts ends with that reason; a second abort changes nothing", () =>
+    Effect.gen(function*() {
+      const { server } = yield* MemorySocket.pair()
+      const handler: Connection.Handler = (_input, info) =>
+        Stream.unwrap(Effect.as(
+          Effect.andThen(
+            info.abort(new ConnectionError.DecodeFailed({ detail: "not this protocol" })),
+            info.abort(new ConnectionError.SlowConsumer({ capacity: 1 }))
+          ),
+          Stream.never
+        ))
+      const reason = yield* Connection.run(server, 1, handler)
+      assert.strictEqual(reason._tag, "DecodeFailed")
     }))
 })

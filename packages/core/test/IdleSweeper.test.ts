@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import type * as Duplex from "../src/Duplex.ts"
 import * as IdleSweeper from "../src/IdleSweeper.ts"
@@ -61,4 +62,52 @@ describe("IdleSweeper", () => {
       yield* TestClock.adjust("5 seconds")
       assert.deepStrictEqual(idled, ["old", "recent"])
     }))
+})
+
+// For each of up to 8 connections, up to 6 moments of activity in the first 30 s.
+const activity = Schema.Array(
+  Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 30_000 }))).check(Schema.isMaxLength(6))
+).check(Schema.isMinLength(1), Schema.isMaxLength(8))
+
+describe("IdleSweeper precision", () => {
+  it.effect.prop(
+    "every connection is ended between T and 1.1 T after its last activity, whatever the activity of the others",
+    [activity],
+    ([schedules]) =>
+      Effect.gen(function*() {
+        const timeout = 10_000
+        const sweeper = yield* IdleSweeper.make(Duration.millis(timeout))
+        const clock = yield* Clock.Clock
+        const start = clock.currentTimeMillisUnsafe()
+        const watched = schedules.map((times) => ({
+          stats: statsAt(start),
+          activity: [...times].sort((a, b) => a - b),
+          idledAt: undefined as number | undefined
+        }))
+        for (const entry of watched) {
+          sweeper.watch({
+            stats: entry.stats,
+            onIdle: () => {
+              entry.idledAt = clock.currentTimeMillisUnsafe() - start
+            }
+          })
+        }
+        // Activity only while a connection is still watched (an ended one is gone).
+        for (let at = 0; at <= 30_000 + 2 * timeout; at += 250) {
+          for (const entry of watched) {
+            if (entry.idledAt === undefined && entry.activity.some((time) => time > at - 250 && time <= at)) {
+              entry.stats.lastActivity = start + at
+            }
+          }
+          yield* TestClock.adjust("250 millis")
+        }
+        for (const entry of watched) {
+          assert.isDefined(entry.idledAt)
+          const last = entry.stats.lastActivity - start
+          assert.isAtLeast(entry.idledAt!, last + timeout)
+          assert.isAtMost(entry.idledAt!, last + timeout * 1.1)
+        }
+      }).pipe(Effect.scoped),
+    { arbitrary: { runs: 50 } }
+  )
 })

@@ -21,14 +21,21 @@
  * socket once its pending output is written (`destroySoon`); releasing the
  * writer half-closes (`end()`); writing a `CloseEvent` destroys at once.
  *
+ * It declares, as core's transport contract asks (`Transport`), Node's
+ * failure reasons (`NodeErrors.failure`) and a direct writer: a write the
+ * socket takes without asking to wait needs no effect and no fiber, so the
+ * app's own fiber can write when the connection's writer has nothing to do.
+ *
  * @since 0.1.0
  */
-import type * as Duplex from "@socket-to-me/core/Duplex"
+import * as Handoff from "@socket-to-me/core/Handoff"
+import * as Transport from "@socket-to-me/core/Transport"
 import type * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type * as Net from "node:net"
+import * as NodeErrors from "./NodeErrors.ts"
 
 /**
  * Options of `fromNetSocket`.
@@ -44,8 +51,6 @@ export interface Options {
   readonly highWaterMark?: number | undefined
 }
 
-type Resume = (effect: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>) => void
-
 const endOfStream = new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })
 const abruptClose = new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1006 }) })
 const readError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
@@ -53,7 +58,7 @@ const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Sock
 
 // The reader of a socket, found by the listeners below, which are shared
 // by every socket: Node calls a listener with the socket as `this`.
-const readerKey = Symbol.for("@socket-to-me/apps/FlowingSocket/Reader")
+const readerKey = Symbol.for("@socket-to-me/node/FlowingSocket/Reader")
 type WithReader = Net.Socket & { [readerKey]?: Reader | undefined }
 
 function onData(this: WithReader, chunk: Uint8Array) {
@@ -71,52 +76,47 @@ function onClose(this: WithReader, hadError: boolean) {
 }
 
 // One object per connection holds the read state. An idle connection costs
-// this object, its queue, its pull (one closure) and one parked fiber; the
+// this object, its queue, its pull (a hand-off) and one parked fiber; the
 // listeners are shared.
 class Reader {
   queue: Array<Uint8Array> = []
   queued = 0
   paused = false
-  waiter: Resume | undefined = undefined
   failure: Socket.SocketError | undefined = undefined
   readonly conn: WithReader
   readonly highWaterMark: number
-  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>
+  // At most one pull waits: a socket's input has a single consumer. An
+  // interrupted pull is forgotten; what arrives later is queued.
+  readonly pulls: Handoff.Handoff<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>
 
   constructor(conn: Net.Socket, highWaterMark: number) {
     this.conn = conn
     this.highWaterMark = highWaterMark
-    // Interrupting the waiting pull forgets it; what arrives later is queued.
-    const cancel = Effect.sync(() => {
-      this.waiter = undefined
-    })
-    this.pull = Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>((resume) => {
-      if (this.queue.length > 0) {
-        const chunks = this.queue as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
-        this.queue = []
-        this.queued = 0
-        if (this.paused) {
-          this.paused = false
-          this.conn.resume()
-        }
-        resume(Effect.succeed(chunks))
-        return
+    this.pulls = Handoff.make(this.ready, this)
+  }
+
+  get pull(): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError> {
+    return this.pulls.take
+  }
+
+  // What a pull gets without waiting: everything queued, else the failure.
+  ready(): Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError> | undefined {
+    if (this.queue.length > 0) {
+      const chunks = this.queue as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+      this.queue = []
+      this.queued = 0
+      if (this.paused) {
+        this.paused = false
+        this.conn.resume()
       }
-      if (this.failure !== undefined) {
-        resume(Effect.fail(this.failure))
-        return
-      }
-      // At most one pull waits: a socket's input has a single consumer.
-      this.waiter = resume
-      return cancel
-    })
+      return Effect.succeed(chunks)
+    }
+    return this.failure === undefined ? undefined : Effect.fail(this.failure)
   }
 
   data(chunk: Uint8Array) {
-    const waiter = this.waiter
-    if (waiter !== undefined) {
-      this.waiter = undefined
-      waiter(Effect.succeed([chunk]))
+    if (this.pulls.waiting) {
+      this.pulls.give(Effect.succeed([chunk]))
       return
     }
     this.queue.push(chunk)
@@ -135,11 +135,7 @@ class Reader {
       this.queue = []
       this.queued = 0
     }
-    const waiter = this.waiter
-    if (waiter !== undefined && this.queue.length === 0) {
-      this.waiter = undefined
-      waiter(Effect.fail(this.failure))
-    }
+    if (this.queue.length === 0 && this.pulls.waiting) this.pulls.give(Effect.fail(this.failure))
   }
 
   attach() {
@@ -163,11 +159,17 @@ class Reader {
   }
 }
 
-// Completes when the socket can take more, fails when it is gone.
+// Why a socket can no longer be written: the error that destroyed it (a
+// reset, say, seen by the reader or by an earlier write before this writer
+// waited), or that it was closed.
+const gone = (conn: Net.Socket) => writeError(conn.errored ?? new Error("socket closed"))
+
+// Completes once the socket has written everything it buffered (Node emits
+// `drain` when its buffer is empty), fails when it is gone.
 const awaitDrain = (conn: Net.Socket) =>
   Effect.callback<void, Socket.SocketError>((resume) => {
     if (conn.destroyed) {
-      resume(Effect.fail(writeError(new Error("socket closed"))))
+      resume(Effect.fail(gone(conn)))
       return
     }
     if (!conn.writableNeedDrain) {
@@ -189,7 +191,7 @@ const awaitDrain = (conn: Net.Socket) =>
     }
     const onClose = () => {
       cleanup()
-      resume(Effect.fail(writeError(new Error("socket closed"))))
+      resume(Effect.fail(gone(conn)))
     }
     conn.on("drain", onDrain)
     conn.on("error", onError)
@@ -198,33 +200,24 @@ const awaitDrain = (conn: Net.Socket) =>
   })
 
 // Hands chunks to the socket, corked when there are several so that they
-// leave in one writev; whether the socket takes more.
+// leave in one writev; whether the socket takes more. Node's `write` does
+// not throw for bytes: a failed write is reported by its `error` event,
+// which `awaitDrain` sees.
 const writeChunks = (conn: Net.Socket, chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>): boolean => {
   if (chunks.length === 1) return conn.write(chunks[0])
   let more = true
   conn.cork()
-  try {
-    for (let i = 0; i < chunks.length; i++) more = conn.write(chunks[i]!) && more
-  } finally {
-    conn.uncork()
-  }
+  for (let i = 0; i < chunks.length; i++) more = conn.write(chunks[i]!) && more
+  conn.uncork()
   return more
 }
 
-// The writer is also an `ImmediateWriter` (see core's `Duplex`): a write
-// that the socket takes without asking to wait needs no effect and no
-// fiber, so the app's own fiber can write when the writer has nothing to do.
-const makeWriter = (conn: Net.Socket): Duplex.ImmediateWriter => {
+// The writer is a `Transport.DirectWriter`: the effectful `writeAll` is
+// `writeNow`, then `awaitWritable` if the socket asked to wait.
+const makeWriter = (conn: Net.Socket): Transport.DirectWriter => {
+  const awaitWritable = awaitDrain(conn)
   const writeAll = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array | string>) =>
-    Effect.suspend(() => {
-      let more: boolean
-      try {
-        more = writeChunks(conn, chunks)
-      } catch (cause) {
-        return Effect.fail(writeError(cause))
-      }
-      return more ? Effect.void : awaitDrain(conn)
-    })
+    Effect.suspend(() => writeChunks(conn, chunks) ? Effect.void : awaitWritable)
   return {
     write: (chunk) =>
       Socket.isCloseEvent(chunk)
@@ -233,14 +226,14 @@ const makeWriter = (conn: Net.Socket): Duplex.ImmediateWriter => {
         })
         : writeAll([chunk]),
     writeAll,
-    writeImmediate: (chunks) => writeChunks(conn, chunks),
-    awaitWritable: awaitDrain(conn)
+    writeNow: (chunks) => writeChunks(conn, chunks),
+    awaitWritable
   }
 }
 
 // The socket's reader and writer are made when acquired, so that what a
 // connection keeps of its socket is this object alone.
-class FlowingNetSocket implements Socket.Socket {
+class FlowingNetSocket implements Transport.Transport {
   readonly [Socket.TypeId]: typeof Socket.TypeId = Socket.TypeId
   readonly conn: Net.Socket
   readonly highWaterMark: number
@@ -268,7 +261,7 @@ class FlowingNetSocket implements Socket.Socket {
     })
   }
 
-  get writer(): Socket.Socket["writer"] {
+  get writer(): Effect.Effect<Transport.DirectWriter, never, Scope.Scope> {
     const conn = this.conn
     return Effect.acquireRelease(
       Effect.sync(() => makeWriter(conn)),
@@ -277,6 +270,12 @@ class FlowingNetSocket implements Socket.Socket {
           if (!conn.destroyed && !conn.writableEnded) conn.end()
         })
     )
+  }
+
+  // Read once, when a connection opens the socket: nothing of it is kept
+  // per socket beyond that.
+  get [Transport.TypeId](): Transport.Capabilities {
+    return { failure: NodeErrors.failure, directWriter: this.writer }
   }
 }
 

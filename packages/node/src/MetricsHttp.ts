@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -15,6 +14,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { createServer } from "node:http"
+import * as NodeErrors from "./NodeErrors.ts"
 import type * as NodeTransport from "./NodeTransport.ts"
 
 /**
@@ -32,7 +32,7 @@ export const serve = (endpoint: NodeTransport.Endpoint) =>
       )
     ).pipe(
       Effect.mapError((error) =>
-        ServerError.fromCause(error.cause, SocketAddresses.format(endpoint.host, endpoint.port))
+        NodeErrors.serverError(error.cause, SocketAddresses.format(endpoint.host, endpoint.port))
       )
     )
     const server = Context.get(context, HttpServer.HttpServer)

@@ -5,13 +5,14 @@
  * Stage: accept (and dial). This module (with `FlowingSocket`) and the CLI
  * are the only places that touch Node's `net` and `@effect/platform-node`;
  * everything else runs over any transport. Clients dial with effect's
- * `NodeSocket.makeNet`.
+ * `NodeSocket.makeNet`, declared (`declare`) with Node's failure reasons.
  *
  * @since 0.1.0
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as ServerError from "@socket-to-me/core/ServerError"
+import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as Transport from "@socket-to-me/core/Transport"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -23,6 +24,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 import * as Net from "node:net"
 import * as FlowingSocket from "./FlowingSocket.ts"
+import * as NodeErrors from "./NodeErrors.ts"
 
 /**
  * Where to listen or connect.
@@ -86,7 +88,7 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
       })
   )
   yield* Effect.callback<void, ServerError.ServerError>((resume) => {
-    const onError = (cause: Error) => resume(Effect.fail(ServerError.fromCause(cause, address)))
+    const onError = (cause: Error) => resume(Effect.fail(NodeErrors.serverError(cause, address)))
     server.once("error", onError)
     server.listen({ host: endpoint.host, port: endpoint.port }, () => {
       server.off("error", onError)
@@ -95,7 +97,7 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
   })
   const bound = server.address() as Net.AddressInfo
   const boundAddress = yield* Effect.fromResult(NetAddress.inetAddressFromIpString(bound.address, bound.port)).pipe(
-    Effect.mapError((cause) => ServerError.fromCause(cause, address))
+    Effect.mapError((cause) => NodeErrors.serverError(cause, address))
   )
 
   const run = <R, E, _>(handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>) =>
@@ -135,6 +137,20 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
 export const layerServer = (endpoint: Endpoint): Layer.Layer<SocketServer.SocketServer, ServerError.ServerError> =>
   Layer.effect(SocketServer.SocketServer, makeServer(endpoint))
 
+// What a socket of effect's `NodeSocket` declares: Node's failure reasons;
+// its writer has no direct writes.
+const netCapabilities: Transport.Capabilities = { failure: NodeErrors.failure, directWriter: undefined }
+
+/**
+ * `socket`, a socket over a Node `net.Socket` made by effect's `NodeSocket`
+ * (`makeNet`, `fromDuplex`), declared as core's transport contract asks:
+ * its failures are read with `NodeErrors.failure`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const declare = (socket: Socket.Socket): Transport.Transport => Transport.declare(socket, netCapabilities)
+
 /**
  * A socket to `endpoint`; it connects when opened (see `Client.connect`).
  *
@@ -142,4 +158,4 @@ export const layerServer = (endpoint: Endpoint): Layer.Layer<SocketServer.Socket
  * @category constructors
  */
 export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket> =>
-  NodeSocket.makeNet({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true })
+  Effect.map(NodeSocket.makeNet({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }), declare)

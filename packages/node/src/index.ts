@@ -23,6 +23,13 @@ export * as FlowingSocket from "./FlowingSocket.ts"
 export * as MetricsHttp from "./MetricsHttp.ts"
 
 /**
+ * Node's errors as core's typed reasons: the one place that reads the `code` of a Node error (`ECONNRESET`, `EADDRINUSE`, ...) and knows what each code means.
+ *
+ * @since 0.1.0
+ */
+export * as NodeErrors from "./NodeErrors.ts"
+
+/**
  * Real TCP for the apps: a `SocketServer` bound with Node's `net`, which also reports each connection's addresses, and a dialer for clients.
  *
  * @since 0.1.0

@@ -1,10 +1,11 @@
 /**
  * The flowing-mode socket adapter over real loopback TCP: the contract the
- * rest of the framework reads from a `Socket` (see core's `Duplex`), and
- * the bound on what it holds for a consumer that does not pull.
+ * rest of the framework reads from a `Socket` (see core's `Duplex` and
+ * `Transport`), and the bound on what it holds for a consumer that does
+ * not pull.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Duplex from "@socket-to-me/core/Duplex"
+import * as Transport from "@socket-to-me/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -39,6 +40,13 @@ const pair = Effect.acquireRelease(
       server.close(() => resume(Effect.void))
     })
 )
+
+// The direct writer the socket declares (see core's `Transport`).
+const directWriterOf = (socket: Socket.Socket) => {
+  const acquire = Transport.capabilities(socket).directWriter
+  assert.isDefined(acquire, "a flowing socket declares a direct writer")
+  return acquire!
+}
 
 const concat = (chunks: ReadonlyArray<Uint8Array | string>) => Buffer.concat(chunks.map((chunk) => Buffer.from(chunk)))
 
@@ -78,11 +86,12 @@ describe("FlowingSocket", () => {
       const sent = randomBytes(1024 * 1024)
       for (let offset = 0; offset < sent.length; offset += 16 * 1024) client.write(sent.subarray(offset, offset + 16 * 1024))
       client.end()
-      const reader = yield* FlowingSocket.fromNetSocket(accepted).reader
+      const socket = FlowingSocket.fromNetSocket(accepted)
+      const reader = yield* socket.reader
       const { bytes, error } = yield* readAll(reader.pull)
       assert.isTrue(bytes.equals(sent), "the bytes arrived intact and in order")
       assert.strictEqual(closeCode(error), 1000)
-      assert.isUndefined(Duplex.fromReadError(error), "an orderly end, not a failure")
+      assert.isUndefined(Transport.readFailure(Transport.capabilities(socket).failure, error), "an orderly end, not a failure")
     }).pipe(Effect.scoped))
 
   it.effect("pauses the socket once its high-water mark is queued and nobody pulls", () =>
@@ -136,11 +145,31 @@ describe("FlowingSocket", () => {
   it.effect("a reset by the peer fails the pull as PeerReset", () =>
     Effect.gen(function*() {
       const { accepted, client } = yield* pair
-      const reader = yield* FlowingSocket.fromNetSocket(accepted).reader
+      const socket = FlowingSocket.fromNetSocket(accepted)
+      const reader = yield* socket.reader
       const parked = yield* Effect.forkChild(Effect.flip(reader.pull), { startImmediately: true })
       client.resetAndDestroy()
       const error = yield* Fiber.join(parked)
-      assert.strictEqual(Duplex.fromReadError(error)?.reason._tag, "PeerReset")
+      assert.strictEqual(Transport.readFailure(Transport.capabilities(socket).failure, error)?._tag, "PeerReset")
+    }).pipe(Effect.scoped))
+
+  it.effect("a write after the peer's reset destroyed the socket fails as PeerReset, with the reset's error", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const socket = FlowingSocket.fromNetSocket(accepted)
+      const reader = yield* socket.reader
+      const writer = yield* directWriterOf(socket)
+      const parked = yield* Effect.forkChild(Effect.flip(reader.pull), { startImmediately: true })
+      client.resetAndDestroy()
+      // The reader saw the reset first, and Node destroyed the socket with it.
+      yield* Fiber.join(parked)
+      assert.isTrue(accepted.destroyed)
+      const failure = Transport.capabilities(socket).failure
+      const written = yield* Effect.flip(writer.writeAll([Buffer.from("too late")]))
+      assert.strictEqual(Transport.writeFailure(failure, written)._tag, "PeerReset")
+      assert.isFalse(writer.writeNow([Buffer.from("too late")]), "a direct write asks to wait")
+      const waited = yield* Effect.flip(writer.awaitWritable)
+      assert.strictEqual(Transport.writeFailure(failure, waited)._tag, "PeerReset")
     }).pipe(Effect.scoped))
 
   it.effect("writes in order, waits for drain, and half-closes when the writer is released", () =>
@@ -159,19 +188,19 @@ describe("FlowingSocket", () => {
       assert.isTrue((yield* Fiber.join(clientGotAll)).equals(sent), "every byte, in order, then end of stream")
     }).pipe(Effect.scoped))
 
-  it.effect("writes immediately without an effect, and says when to wait until the socket takes more", () =>
+  it.effect("declares a direct writer: writes without an effect, and says when to wait until the socket takes more", () =>
     Effect.gen(function*() {
       const { accepted, client } = yield* pair
       const socket = FlowingSocket.fromNetSocket(accepted)
       yield* socket.reader
-      const writer = (yield* socket.writer) as Duplex.ImmediateWriter
+      const writer = yield* directWriterOf(socket)
       // More than loopback's socket buffers take while the client is not
       // scheduled, so that the socket must ask to wait at least once.
       const sent = Buffer.alloc(32 * 1024 * 1024, randomBytes(251))
       const clientGotAll = yield* receiveAll(client)
       let waits = 0
       for (let offset = 0; offset < sent.length; offset += 64 * 1024) {
-        if (!writer.writeImmediate([sent.subarray(offset, offset + 64 * 1024)])) {
+        if (!writer.writeNow([sent.subarray(offset, offset + 64 * 1024)])) {
           waits++
           yield* writer.awaitWritable
         }

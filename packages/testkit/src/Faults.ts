@@ -12,7 +12,9 @@
  * - `resetAfter`: a connection reset after a number of bytes.
  * - `failWrites`: write errors after a number of writes or bytes.
  *
- * Wrapping a memory socket keeps its `MemorySocket.controls`.
+ * Wrapping a memory socket keeps its `MemorySocket.controls`; wrapping any
+ * socket keeps the failure reasons its transport declared (core's
+ * `Transport`), but not a direct writer, which would bypass the fault.
  *
  * @example
  * ```ts
@@ -63,7 +65,7 @@ const joined = (chunks: ReadonlyArray<Uint8Array | string>): Uint8Array =>
 
 /**
  * Builds a wrapped socket from functions over the wrapped reader and writer,
- * keeping memory controls.
+ * keeping memory controls and the declared failure reasons.
  *
  * @since 0.1.0
  * @category combinators

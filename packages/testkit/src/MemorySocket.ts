@@ -21,11 +21,16 @@
  *   (Plain `NodeSocket` sends FIN for every code; a test transport for TCP
  *   maps codes above 1000 to `resetAndDestroy()` to match this.)
  * - Releasing the writer's scope half-closes (FIN); this side keeps reading.
+ * - It declares core's transport contract (`Transport`): its failures are
+ *   Node's errors (see `TransportErrors`), read by `@socket-to-me/node`'s
+ *   `NodeErrors`; it has no direct writer, so every write is an effect.
  *
  * Stage: transport.
  *
  * @since 0.1.0
  */
+import * as Transport from "@socket-to-me/core/Transport"
+import * as NodeErrors from "@socket-to-me/node/NodeErrors"
 import * as Effect from "effect/Effect"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
@@ -68,9 +73,18 @@ export interface Controls {
  * @since 0.1.0
  * @category models
  */
-export interface MemorySocket extends Socket.Socket {
+export interface MemorySocket extends Transport.Transport {
   readonly [ControlsTypeId]: Controls
 }
+
+/**
+ * What a memory socket declares as its transport's capabilities: Node's
+ * failure reasons, since it reports Node's errors; no direct writer.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const capabilities: Transport.Capabilities = { failure: NodeErrors.failure, directWriter: undefined }
 
 /**
  * A socket together with its controls, as `MemoryNetwork.dialControlled`
@@ -97,16 +111,20 @@ export const controls = (socket: Socket.Socket): Option.Option<Controls> =>
 
 /**
  * Gives `wrapper` the controls of `wrapped`, if it has any, so that wrapping
- * a memory socket (in a fault, say) keeps it controllable.
+ * a memory socket (in a fault, say) keeps it controllable, and the failure
+ * reasons `wrapped`'s transport declared (see `Transport.wrapping`).
  *
  * @since 0.1.0
  * @category combinators
  */
 export const withControlsOf = (wrapped: Socket.Socket, wrapper: Socket.Socket): Socket.Socket =>
-  Option.match(controls(wrapped), {
-    onNone: () => wrapper,
-    onSome: (controls) => ({ ...wrapper, [ControlsTypeId]: controls })
-  })
+  Transport.wrapping(
+    wrapped,
+    Option.match(controls(wrapped), {
+      onNone: () => wrapper,
+      onSome: (controls) => ({ ...wrapper, [ControlsTypeId]: controls })
+    })
+  )
 
 /**
  * The controls of one endpoint.
@@ -200,7 +218,11 @@ export const fromEndpoint = Effect.fnUntraced(function*(
     close: onCurrent((endpoint) => endpoint.destroy()),
     reset: onCurrent((endpoint) => endpoint.reset())
   }
-  const socket: MemorySocket = { ...Socket.make({ reader, writer }), [ControlsTypeId]: socketControls }
+  const socket: MemorySocket = {
+    ...Socket.make({ reader, writer }),
+    [ControlsTypeId]: socketControls,
+    [Transport.TypeId]: capabilities
+  }
   return socket
 })
 

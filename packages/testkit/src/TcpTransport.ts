@@ -6,7 +6,8 @@
  * memory network and over real TCP (`all`).
  *
  * Its dialed sockets send a real TCP RST when a `CloseEvent` with a code
- * above 1000 is written (`Duplex.reset`), so reset tests are deterministic.
+ * above 1000 is written (`Duplex.reset`), so reset tests are deterministic,
+ * and declare Node's failure reasons, as the product's dialer does.
  *
  * @example
  * ```ts
@@ -54,7 +55,7 @@ const dialWithReset = (port: number): Effect.Effect<Socket.Socket> => Effect.sus
     (socket) => Effect.sync(() => socket.destroy())
   )
   return Effect.map(NodeSocket.fromDuplex(open), (socket) =>
-    Socket.make({
+    NodeTransport.declare(Socket.make({
       reader: socket.reader,
       writer: Effect.map(socket.writer, (writer) => ({
         ...writer,
@@ -63,7 +64,7 @@ const dialWithReset = (port: number): Effect.Effect<Socket.Socket> => Effect.sus
             ? Effect.sync(() => conn?.resetAndDestroy())
             : writer.write(chunk)
       }))
-    }))
+    })))
 })
 
 /**

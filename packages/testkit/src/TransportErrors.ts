@@ -3,12 +3,15 @@
  * them: a `SocketError` whose reason carries an `Error` with an errno `code`
  * (`ECONNRESET`, `EPIPE`, `ECONNREFUSED`, ...). The memory transport and the
  * fault wrappers both use these, so code that classifies socket errors by
- * `cause.code` sees the same values it would see over real TCP.
+ * `cause.code` (`@socket-to-me/node`'s `NodeErrors`, which memory sockets
+ * declare as their failure reasons) sees the same values it would see over
+ * real TCP.
  *
  * Stage: transport (below read and write).
  *
  * @since 0.1.0
  */
+import * as NodeErrors from "@socket-to-me/node/NodeErrors"
 import * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
 
@@ -128,10 +131,7 @@ export const addressInUse = (address: string): SocketServer.SocketServerError =>
  */
 export const causeCode = (error: Socket.SocketError): string | undefined => {
   const reason = error.reason
-  if (!("cause" in reason)) return undefined
-  const cause: unknown = reason.cause
-  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
-  return typeof cause.code === "string" ? cause.code : undefined
+  return "cause" in reason ? NodeErrors.code(reason.cause) : undefined
 }
 
 /**

@@ -93,7 +93,7 @@ export * as TestTransport from "./TestTransport.ts"
 export * as TestkitConfig from "./TestkitConfig.ts"
 
 /**
- * The errors a transport reports, built the way Node's `net` module reports them: a `SocketError` whose reason carries an `Error` with an errno `code` (`ECONNRESET`, `EPIPE`, `ECONNREFUSED`, ...). The memory transport and the fault wrappers both use these, so code that classifies socket errors by `cause.code` sees the same values it would see over real TCP.
+ * The errors a transport reports, built the way Node's `net` module reports them: a `SocketError` whose reason carries an `Error` with an errno `code` (`ECONNRESET`, `EPIPE`, `ECONNREFUSED`, ...). The memory transport and the fault wrappers both use these, so code that classifies socket errors by `cause.code` (`@socket-to-me/node`'s `NodeErrors`, which memory sockets declare as their failure reasons) sees the same values it would see over real TCP.
  *
  * @since 0.1.0
  */

@@ -19,7 +19,9 @@
  *   connection's exit reason after the error line is written.
  * - The outbox overflows (a client that does not read): the room is told at
  *   once (the member leaves, the room is told they disconnected) and the
- *   connection ends with `SlowConsumer` as soon as its writer gets to it.
+ *   connection is aborted with `SlowConsumer` (`ConnectionInfo.abort`): it
+ *   closes at once, without waiting for the output queued for a peer that
+ *   may never read again.
  * - The server drains: `* server shutting down` is queued, the outbox ends.
  * - Any other failure (reset): the connection ends with it; the room is
  *   told when the connection's scope closes.
@@ -93,7 +95,13 @@ export const app = (options: Options = {}): Framing.FramedApp<string, Uint8Array
       // Whatever ended the connection, the room forgets it (a no-op if it
       // already left). `ignore`: a stopped room has nobody to tell.
       yield* Effect.addFinalizer(() => Effect.ignore(room.leave(id, { _tag: "Dropped" })))
-      yield* Effect.forkScoped(Effect.andThen(outbox.disconnected, Effect.ignore(room.leave(id, { _tag: "SlowConsumer" }))))
+      yield* Effect.forkScoped(Effect.andThen(
+        outbox.disconnected,
+        Effect.andThen(
+          Effect.ignore(room.leave(id, { _tag: "SlowConsumer" })),
+          info.abort(new ConnectionError.SlowConsumer({ capacity: outbox.capacity }))
+        )
+      ))
       yield* Effect.forkScoped(Effect.andThen(
         info.draining,
         Effect.gen(function*() {

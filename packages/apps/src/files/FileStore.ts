@@ -176,10 +176,6 @@ const systemMaxNameBytes = 255
 // Reading to hash in large pieces: fewer calls, same memory for any size.
 const hashBufferBytes = 1024 * 1024
 
-// Downloads read the disk in pieces this large (cut into data frames):
-// few calls per file, and at most this much read ahead of the socket.
-const downloadReadBytes = 1024 * 1024
-
 // A metadata record is about 150 bytes; anything longer is not ours.
 const maxMetaBytes = 4096
 
@@ -450,8 +446,11 @@ export const make = Effect.fnUntraced(function*(
     const stat = yield* Effect.mapError(handle.stat, fromDisk)
     if (stat.type !== "file") return yield* Effect.fail(notFound(name))
     const info = yield* infoOf(name, handle, stat)
-    // One disk read per `readBytes`, handed on as `chunkBytes` pieces (views).
-    const readBytes = Math.max(chunkBytes, Math.min(downloadReadBytes, info.size))
+    // One disk read per data frame, each into a buffer of its own. Reading
+    // larger pieces cut into frames (views) made fewer calls, but a view
+    // keeps its whole read alive: a connection whose peer does not read held
+    // several such reads, though it counted only the frames queued.
+    const readBytes = Math.max(1, Math.min(chunkBytes, info.size))
     const read = (offset: number): Stream.Stream<Uint8Array, FilesError.FilesError> =>
       Stream.fromPull(Effect.sync(() => {
         let position = offset
@@ -464,11 +463,8 @@ export const make = Effect.fnUntraced(function*(
             Effect.flatMap((length) => {
               if (length === 0) return fail(new FilesError.StorageFailed({ detail: `${name} shrank while read` }))
               position += length
-              const pieces: Arr.NonEmptyArray<Uint8Array> = [buffer.subarray(0, Math.min(length, chunkBytes))]
-              for (let at = chunkBytes; at < length; at += chunkBytes) {
-                pieces.push(buffer.subarray(at, Math.min(length, at + chunkBytes)))
-              }
-              return Effect.succeed(pieces)
+              const piece: Arr.NonEmptyReadonlyArray<Uint8Array> = [length === buffer.length ? buffer : buffer.subarray(0, length)]
+              return Effect.succeed(piece)
             })
           )
         })

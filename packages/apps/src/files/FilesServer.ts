@@ -58,10 +58,12 @@ export interface Options {
   readonly errorLinger?: Duration.Input | undefined
 }
 
-// Wire chunks waiting for the writer: 32 are 16 data frames (1 MiB of a
-// download, one disk read), enough to keep the socket busy while the next
-// piece is read, few enough that a slow reader stalls the disk reads.
-const replyQueueChunks = 32
+// Wire chunks waiting for the connection's write stage: 4 are 2 data frames
+// (header and body each), so a download holds at most two frames here, one
+// in the disk read in hand, and the write stage's bound beyond: enough to
+// keep the socket busy while the next frame is read, and a peer that does
+// not read stalls the disk reads at once.
+const replyQueueChunks = 4
 
 /**
  * Connection ends that leave a partial upload resumable: the peer went

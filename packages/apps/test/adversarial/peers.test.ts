@@ -51,6 +51,14 @@ const fragile: Connection.Handler<ConnectionError.ConnectionError | Boom> = Fram
     ))
 )
 
+const F = "F".charCodeAt(0)
+const floodChunk = new Uint8Array(16 * 1024)
+
+// Echoes, except that a chunk starting with "F" starts an endless flood of
+// output, which a peer that does not read leaves blocked.
+const floodOnFirstChunk: Connection.Handler = (input) =>
+  input.pipe(Stream.flatMap((chunk) => chunk[0] === F ? Stream.forever(Stream.succeed(floodChunk)) : Stream.succeed(chunk)))
+
 for (const transport of transports) {
   describe(`adversarial peers over ${transport.name}`, () => {
     it.live("client half-close: all pending output, and output made after the FIN, is still delivered", () =>
@@ -93,6 +101,28 @@ for (const transport of transports) {
           assert.strictEqual(ended.reason._tag, "PeerReset")
           assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
           assert.strictEqual(yield* server.server.activeConnections, 1)
+        }))
+        yield* Hostile.assertClean(server)
+      }).pipe(Hostile.noTroubles))
+
+    it.live("RST while the server is blocked writing to the peer ends that connection with PeerReset", () =>
+      Effect.gen(function*() {
+        const { sockets, transport: probed } = Hostile.probe(transport)
+        const server = yield* Hostile.serve(probed, floodOnFirstChunk)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const bystander = yield* Hostile.dialPeer(server)
+          assert.strictEqual(yield* Hostile.roundTrip(bystander, "before"), "before")
+          yield* Effect.scoped(Effect.gen(function*() {
+            const attacker = yield* Hostile.dialPeer(server)
+            yield* attacker.write("F")
+            // The attacker never reads: the server's write to it stays pending.
+            const stuck = yield* Hostile.awaitStuckWrite(sockets)
+            assert.strictEqual(stuck, sockets[1])
+            yield* attacker.duplex.reset
+          }))
+          const ended = yield* server.nextExit
+          assert.strictEqual(ended.reason._tag, "PeerReset")
+          assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
         }))
         yield* Hostile.assertClean(server)
       }).pipe(Hostile.noTroubles))

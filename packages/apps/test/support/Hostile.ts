@@ -13,6 +13,7 @@ import type * as Connection from "@socket-to-me/core/Connection"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Duplex from "@socket-to-me/core/Duplex"
 import type * as Server from "@socket-to-me/core/Server"
+import * as Transport from "@socket-to-me/core/Transport"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Cause from "effect/Cause"
@@ -212,7 +213,9 @@ export const probe = (transport: TestTransport.TestTransport) => {
               else record.writesFailed++
             }))
         })
-      return Socket.make({
+      // It keeps the failure reasons the transport declared, so that a
+      // reset still reads as one through the probe.
+      return Transport.wrapping(socket, Socket.make({
         reader: Effect.acquireRelease(
           Effect.tap(socket.reader, () => Effect.sync(() => record.readerAcquired++)),
           () => Effect.sync(() => record.readerReleased++)
@@ -230,7 +233,7 @@ export const probe = (transport: TestTransport.TestTransport) => {
           }),
           () => Effect.sync(() => record.writerReleased++)
         )
-      })
+      }))
     }))
   return { transport: wrapped, sockets }
 }
