@@ -3,7 +3,6 @@
  * hostile names, that the store never touches anything outside its folder.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Config from "@socket-to-me/core/Config"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
@@ -14,6 +13,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FileName from "../src/files/FileName.ts"
+import * as FilesConfig from "../src/files/FilesConfig.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import { sha256, tempDirectory, walk } from "./support/files.ts"
 
@@ -65,7 +65,7 @@ describe("FileName", () => {
     assert.strictEqual(FileName.numbered("report.pdf", 1), "report (1).pdf")
     assert.strictEqual(FileName.numbered("archive.tar.gz", 2), "archive.tar (2).gz")
     assert.strictEqual(FileName.numbered("notes", 3), "notes (3)")
-    assert.isTrue(FileName.isValid(FileName.numbered("x".repeat(200), Config.maxFileNameCopies), 255))
+    assert.isTrue(FileName.isValid(FileName.numbered("x".repeat(200), FilesConfig.maxFileNameCopies), 255))
   })
 
   it.live("1,000 generated hostile names: each is refused as invalid or saved directly in the folder; nothing lands outside", () =>

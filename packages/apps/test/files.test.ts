@@ -6,7 +6,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
-import * as Config from "@socket-to-me/core/Config"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
 import * as Deferred from "effect/Deferred"
@@ -18,6 +17,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FilesClient from "../src/files/FilesClient.ts"
+import * as FilesConfig from "../src/files/FilesConfig.ts"
 import type * as FilesError from "../src/files/FilesError.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import * as Protocol from "../src/files/Protocol.ts"
@@ -37,7 +37,7 @@ import {
 } from "./support/files.ts"
 import { transports } from "./support/transports.ts"
 
-const chunk = Config.fileChunkBytes
+const chunk = FilesConfig.fileChunkBytes
 const MiB = 1024 * 1024
 
 // The framework logs every connection's end; these tests assert on them
@@ -226,7 +226,7 @@ for (const transport of transports) {
         assert.include(tooLarge.message, "exceeds the limit of 1000 bytes")
 
         const full = yield* serveFiles(transport, { directory: Path.join(root, "full") }, {
-          disk: { ...Disk.makeNode(), availableBytes: () => Effect.succeed(Config.minFreeDiskBytes + 500) }
+          disk: { ...Disk.makeNode(), availableBytes: () => Effect.succeed(FilesConfig.minFreeDiskBytes + 500) }
         })
         const noSpace = yield* Effect.flip(FilesClient.upload(full.target, local))
         assert.strictEqual(codeOf(noSpace), "insufficient-space")

@@ -8,13 +8,13 @@
  * pick. Only a plain base name passes: no separators, no `.` or `..`, no
  * leading dot (hidden files, and the store's own `.staging` and `.meta`),
  * no control characters, well-formed Unicode, at most
- * `Config.maxFileNameBytes` UTF-8 bytes. Such a name joined to the folder
+ * `FilesConfig.maxFileNameBytes` UTF-8 bytes. Such a name joined to the folder
  * can only name an entry directly inside it.
  *
  * @since 0.1.0
  */
-import * as Config from "@socket-to-me/core/Config"
 import * as Result from "effect/Result"
+import * as FilesConfig from "./FilesConfig.ts"
 
 const encoder = new TextEncoder()
 
@@ -32,7 +32,7 @@ const loneSurrogate = /\p{Cs}/u
  */
 export const validate = (
   name: string,
-  maxBytes: number = Config.maxFileNameBytes
+  maxBytes: number = FilesConfig.maxFileNameBytes
 ): Result.Result<string, string> => {
   if (name.length === 0) return Result.fail("the name is empty")
   if (name === "." || name === "..") return Result.fail("\".\" and \"..\" are not file names")

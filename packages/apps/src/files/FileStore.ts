@@ -28,7 +28,6 @@
  *
  * @since 0.1.0
  */
-import * as Config from "@socket-to-me/core/Config"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -49,10 +48,11 @@ import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Disk from "./Disk.ts"
 import * as FileName from "./FileName.ts"
+import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 
 /**
- * Store options; every limit defaults to its `Config` value.
+ * Store options; every limit defaults to its `FilesConfig` value.
  *
  * @since 0.1.0
  * @category models
@@ -60,19 +60,19 @@ import * as FilesError from "./FilesError.ts"
 export interface Options {
   /** The folder; created if missing. */
   readonly directory: string
-  /** Largest accepted file. Default `Config.maxFileBytes`. */
+  /** Largest accepted file. Default `FilesConfig.maxFileBytes`. */
   readonly maxFileBytes?: number | undefined
-  /** Longest accepted name in UTF-8 bytes. Default `Config.maxFileNameBytes`. */
+  /** Longest accepted name in UTF-8 bytes. Default `FilesConfig.maxFileNameBytes`. */
   readonly maxNameBytes?: number | undefined
-  /** Numbered variants tried for a taken name. Default `Config.maxFileNameCopies`. */
+  /** Numbered variants tried for a taken name. Default `FilesConfig.maxFileNameCopies`. */
   readonly maxNameCopies?: number | undefined
-  /** Free space an upload must leave. Default `Config.minFreeDiskBytes`. */
+  /** Free space an upload must leave. Default `FilesConfig.minFreeDiskBytes`. */
   readonly minFreeBytes?: number | undefined
-  /** Staging files untouched this long are deleted. Default `Config.stagingExpiry`. */
+  /** Staging files untouched this long are deleted. Default `FilesConfig.stagingExpiry`. */
   readonly stagingExpiry?: Duration.Input | undefined
-  /** How often expired staging files are looked for. Default `Config.stagingSweepInterval`. */
+  /** How often expired staging files are looked for. Default `FilesConfig.stagingSweepInterval`. */
   readonly sweepInterval?: Duration.Input | undefined
-  /** Bytes per chunk of a download. Default `Config.fileChunkBytes`. */
+  /** Bytes per chunk of a download. Default `FilesConfig.fileChunkBytes`. */
   readonly chunkBytes?: number | undefined
 }
 
@@ -227,12 +227,12 @@ export const make = Effect.fnUntraced(function*(
   options: Options
 ): Effect.fn.Return<FileStore["Service"], FilesError.FilesError, Disk.Disk | Scope.Scope> {
   const disk = yield* Disk.Disk
-  const maxFileBytes = options.maxFileBytes ?? Config.maxFileBytes
-  const maxNameBytes = options.maxNameBytes ?? Config.maxFileNameBytes
-  const maxNameCopies = options.maxNameCopies ?? Config.maxFileNameCopies
-  const minFreeBytes = options.minFreeBytes ?? Config.minFreeDiskBytes
-  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? Config.stagingExpiry))
-  const chunkBytes = options.chunkBytes ?? Config.fileChunkBytes
+  const maxFileBytes = options.maxFileBytes ?? FilesConfig.maxFileBytes
+  const maxNameBytes = options.maxNameBytes ?? FilesConfig.maxFileNameBytes
+  const maxNameCopies = options.maxNameCopies ?? FilesConfig.maxFileNameCopies
+  const minFreeBytes = options.minFreeBytes ?? FilesConfig.minFreeDiskBytes
+  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? FilesConfig.stagingExpiry))
+  const chunkBytes = options.chunkBytes ?? FilesConfig.fileChunkBytes
 
   // The folder is the operator's choice, so a link to it is fine; inside
   // it, the store's own subfolders must be real directories.
@@ -537,7 +537,7 @@ export const make = Effect.fnUntraced(function*(
   yield* sweep.pipe(
     Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} expired staging files`) : Effect.void),
     Effect.catchCause((cause) => Effect.logWarning("sweeping staging files failed", cause)),
-    Effect.repeat(Schedule.spaced(options.sweepInterval ?? Config.stagingSweepInterval)),
+    Effect.repeat(Schedule.spaced(options.sweepInterval ?? FilesConfig.stagingSweepInterval)),
     Effect.forkScoped
   )
 
