@@ -22,6 +22,7 @@ import type * as FilesError from "../src/files/FilesError.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import * as Protocol from "../src/files/Protocol.ts"
 import {
+  captureLogs,
   corruptWrittenByte,
   decodeReplies,
   fillingDisk,
@@ -216,6 +217,29 @@ for (const transport of transports) {
         assert.strictEqual(uploaded.name, "small.bin")
       })))
 
+    it.live("a storage failure: the client is told what failed, never the server's paths; the server logs it at ERROR, path included", () => {
+      const logs = captureLogs()
+      return Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        // The staging folder replaced by a file while serving.
+        const staging = Path.join(served.directory, FileStore.stagingFolder)
+        Fs.rmSync(staging, { recursive: true })
+        Fs.writeFileSync(staging, "not a folder")
+        const local = writeLocal(root, "a.bin", Bytes.random(1000))
+        const error = yield* Effect.flip(FilesClient.upload(served.target, local))
+        assert.strictEqual(codeOf(error), "storage-failed")
+        assert.notInclude(error.message, root)
+        yield* served.server.server.awaitIdle
+        // What the connection logged about it (the sweeper may also have run into the file).
+        const about = logs.lines.filter((line) =>
+          line.annotations.connection !== undefined && JSON.stringify(line).includes("storage failed")
+        )
+        assert.deepStrictEqual(about.map((line) => line.level), ["Error"], JSON.stringify(logs.lines))
+        assert.include(JSON.stringify(about[0]!.annotations), staging)
+      }).pipe(logs.provide, Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Info"))
+    })
+
     it.live("offers over the size limit or the free space are refused before any byte is sent", () =>
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
@@ -332,7 +356,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const names = ["../evil", "/etc/passwd", "a\\b", "..", ".", "", "nul\u0000byte", "line\nfeed", ".hidden", "x".repeat(201)]
+        const names = ["../evil", "/etc/passwd", "a\\b", "..", ".", "", "nul\u0000byte", "line\nfeed", ".hidden", "x".repeat(201), "evil\u202etxt.exe"]
         const messages: Array<string> = []
         for (const name of names) {
           const offer = yield* Protocol.encodeClient({ type: "upload", name, size: 1, sha256: sha256(Uint8Array.of(1)) })
@@ -345,6 +369,7 @@ for (const transport of transports) {
         assert.include(messages[3], "\".\" and \"..\" are not file names")
         assert.include(messages[6], "NUL")
         assert.include(messages[9], "201 bytes long; the limit is 200")
+        assert.include(messages[10], "invisible formatting characters")
         assert.deepStrictEqual(Fs.readdirSync(root), ["received"])
         assert.deepStrictEqual(visible(served.directory), [])
         assert.deepStrictEqual(staged(served.directory), [])

@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as NFS from "node:fs"
+import * as Util from "node:util"
 
 /**
  * No such file or directory.
@@ -69,7 +70,10 @@ export class IsSymlink extends Data.TaggedError("IsSymlink")<{}> {
 }
 
 /**
- * Any other failure, with the system's error code.
+ * Any other failure, with the system's error code and its description
+ * (`"permission denied"`), which names no path: the path is the
+ * `DiskError`'s, so that what a server tells its clients (a reason's
+ * message) never shows where its files are.
  *
  * @since 0.1.0
  * @category reasons
@@ -204,7 +208,10 @@ const reasonOf = (error: NodeJS.ErrnoException): DiskErrorReason => {
     case "EMLINK":
       return new IsSymlink()
     default:
-      return new Failed({ code: error.code ?? "UNKNOWN", detail: error.message })
+      return new Failed({
+        code: error.code ?? "UNKNOWN",
+        detail: error.errno === undefined ? error.code ?? "unknown error" : Util.getSystemErrorMessage(error.errno)
+      })
   }
 }
 

@@ -12,9 +12,11 @@
  *   Deleted when the upload fails for a reason other than the connection
  *   (checksum mismatch, disk full, protocol violation) and when untouched
  *   for `stagingExpiry`.
- * - `<dir>/.meta/<name>.json`: the sha256 of a saved file with the size,
- *   mtime and inode it was computed for, so listing does not rehash; a file
- *   whose metadata is missing or stale is hashed once and the record rewritten.
+ * - `<dir>/.meta/<name>`: the sha256 of a saved file with the size, mtime
+ *   and inode it was computed for (JSON), so listing does not rehash; a file
+ *   whose metadata is missing or stale is hashed once and the record
+ *   rewritten. The record has the file's own name, so it fits wherever the
+ *   file does.
  *
  * Saving is: check size and sha256, `fsync` the staging file, `link` it
  * under the first free name among `name`, `name (1)`, ... (`link` fails
@@ -169,10 +171,6 @@ export const stagingFolder = ".staging"
  */
 export const metaFolder = ".meta"
 
-// Names the store itself gives are checked against what file systems
-// allow, not against the stricter limit for offered names.
-const systemMaxNameBytes = 255
-
 // Reading to hash in large pieces: fewer calls, same memory for any size.
 const hashBufferBytes = 1024 * 1024
 
@@ -196,13 +194,26 @@ const encodeMeta = Schema.encodeEffect(Schema.fromJsonString(MetaRecord))
 
 const fail = (reason: FilesError.FilesErrorReason) => Effect.fail(FilesError.make(reason))
 
-// Clients see the operation and the reason, not the server's paths.
+// Clients see the operation and the reason; the path is kept for the log.
 const fromDisk = (error: Disk.DiskError): FilesError.FilesError =>
   FilesError.make(
     error.reason._tag === "NoSpace"
-      ? new FilesError.DiskFull({ detail: `${error.operation}: ${error.reason.message}` })
-      : new FilesError.StorageFailed({ detail: `${error.operation}: ${error.reason.message}` })
+      ? new FilesError.DiskFull({ detail: `${error.operation}: ${error.reason.message}`, path: error.path })
+      : new FilesError.StorageFailed({ detail: `${error.operation}: ${error.reason.message}`, path: error.path })
   )
+
+// A failure logged as one line with its reason (and path: the log is the
+// operator's); a defect keeps its whole cause, stack included, being a bug.
+const logWarning = (message: string) => (cause: Cause.Cause<unknown>) => {
+  const error = Cause.findErrorOption(cause)
+  if (Option.isNone(error) || Cause.hasDies(cause)) return Effect.logWarning(message, cause)
+  const failure = error.value
+  const reason = failure instanceof FilesError.FilesError ? failure.reason : undefined
+  return Effect.logWarning(message).pipe(Effect.annotateLogs({
+    reason: failure instanceof Error ? failure.message : String(failure),
+    ...(reason !== undefined && FilesError.isStorageFailure(reason) ? { path: reason.path } : {})
+  }))
+}
 
 /**
  * The staging key of an offer: a hash of its name, size and sha256, so the
@@ -245,7 +256,10 @@ export const make = Effect.fnUntraced(function*(
     const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
     if (stat.type !== "directory") {
       return yield* fail(
-        new FilesError.StorageFailed({ detail: `${sub} is not a directory (symlinks are not followed)` })
+        new FilesError.StorageFailed({
+          detail: `${Path.basename(sub)} is not a directory (symlinks are not followed)`,
+          path: sub
+        })
       )
     }
   }
@@ -265,7 +279,7 @@ export const make = Effect.fnUntraced(function*(
     })
 
   const stagingPath = (key: string) => Path.join(stagingDirectory, key + stagingSuffix)
-  const metaPath = (name: string) => Path.join(metaDirectory, `${name}.json`)
+  const metaPath = (name: string) => Path.join(metaDirectory, name)
 
   // Feeds `length` bytes of `handle` from the start into `hash`.
   const hashInto = Effect.fnUntraced(function*(handle: Disk.Handle, length: number, hash: Crypto.Hash) {
@@ -301,7 +315,7 @@ export const make = Effect.fnUntraced(function*(
       ))
       yield* Effect.onError(disk.rename(temporary, metaPath(name)), () => Effect.ignore(disk.remove(temporary)))
     }).pipe(
-      Effect.catchCause((cause) => Effect.logWarning(`cannot write checksum cache of ${JSON.stringify(name)}`, cause))
+      Effect.catchCause(logWarning(`cannot write checksum cache of ${JSON.stringify(name)}`))
     )
 
   const infoOf = Effect.fnUntraced(function*(name: string, handle: Disk.Handle, stat: Disk.Stat) {
@@ -323,7 +337,7 @@ export const make = Effect.fnUntraced(function*(
   // the staging file visible under it only if nothing has that name.
   const claimName = Effect.fnUntraced(function*(name: string, from: string) {
     for (let n = 0; n <= maxNameCopies; n++) {
-      const candidate = FileName.numbered(name, n)
+      const candidate = FileName.numbered(name, n, maxNameBytes)
       const linked = yield* Effect.result(disk.link(from, Path.join(directory, candidate)))
       if (Result.isSuccess(linked)) return candidate
       if (linked.failure.reason._tag !== "AlreadyExists") return yield* Effect.fail(fromDisk(linked.failure))
@@ -426,7 +440,7 @@ export const make = Effect.fnUntraced(function*(
       // failures are logged, not reported as a failed upload.
       yield* disk.remove(path).pipe(
         Effect.andThen(disk.syncDirectory(directory)),
-        Effect.catchCause((cause) => Effect.logWarning("saved, but tidying the staging file failed", cause))
+        Effect.catchCause(logWarning("saved, but tidying the staging file failed"))
       )
       const stat = yield* Effect.mapError(disk.lstat(Path.join(directory, saved)), fromDisk)
       yield* writeMeta(saved, { size: offer.size, sha256: actual, mtimeMs: stat.mtimeMs, ino: stat.ino })
@@ -439,7 +453,7 @@ export const make = Effect.fnUntraced(function*(
   const notFound = (name: string) => FilesError.make(new FilesError.NotFound({ name }))
 
   const download = Effect.fn("FileStore.download")(function*(name: string) {
-    const valid = FileName.validate(name, systemMaxNameBytes)
+    const valid = FileName.validate(name, maxNameBytes)
     if (Result.isFailure(valid)) return yield* fail(new FilesError.InvalidName({ name, detail: valid.failure }))
     const handle = yield* disk.open(Path.join(directory, name), "read").pipe(
       Effect.catchReasons("DiskError", {
@@ -503,7 +517,7 @@ export const make = Effect.fnUntraced(function*(
     Effect.map(
       Effect.mapError(disk.readDirectory(directory), fromDisk),
       (names) =>
-        Stream.fromIterable(names.filter((name) => FileName.isValid(name, systemMaxNameBytes)).sort()).pipe(
+        Stream.fromIterable(names.filter((name) => FileName.isValid(name, maxNameBytes)).sort()).pipe(
           Stream.filterMapEffect(entry)
         )
     )
@@ -536,7 +550,7 @@ export const make = Effect.fnUntraced(function*(
 
   yield* sweep.pipe(
     Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} expired staging files`) : Effect.void),
-    Effect.catchCause((cause) => Effect.logWarning("sweeping staging files failed", cause)),
+    Effect.catchCause(logWarning("sweeping staging files failed")),
     Effect.repeat(Schedule.spaced(options.sweepInterval ?? FilesConfig.stagingSweepInterval)),
     Effect.forkScoped
   )

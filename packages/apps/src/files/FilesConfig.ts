@@ -31,9 +31,11 @@ export const maxFileBytes = 1024 * 1024 * 1024
 export const fileChunkBytes = 64 * 1024
 
 /**
- * Longest file name, in UTF-8 bytes, the files app accepts. File systems
- * allow 255; 200 leaves room for the ` (N)` a duplicate name gets and for
- * the `.json` of the name's metadata file.
+ * Longest file name, in UTF-8 bytes, the files app accepts, lists and
+ * serves. File systems allow 255; 200 leaves room for what a client adds to
+ * a name it downloads (the reference client's partial file is
+ * `<name>.<16 hex digits>.part`, 22 bytes more). Numbered variants of a
+ * taken name are shortened to fit.
  *
  * @since 0.1.0
  * @category defaults

@@ -238,7 +238,7 @@ const converse = (
         const reply = Effect.andThen(sendError(reason), Protocol.linger(framePull, lingerFor))
         return FilesError.isProtocolViolation(reason)
           ? Effect.andThen(reply, Effect.fail(Protocol.protocolViolation(reason.message)))
-          : Effect.andThen(reply, Effect.logInfo("request declined").pipe(Effect.annotateLogs({ reason: reason.message })))
+          : Effect.andThen(logFailure(reason), reply)
       }
       const reason = error.reason
       if (reason._tag === "FrameTooLarge" || reason._tag === "DecodeFailed") {
@@ -251,6 +251,17 @@ const converse = (
       return Effect.fail(error)
     })
   )
+}
+
+// A declined request is routine (INFO); a failed disk is the operator's
+// business (ERROR; WARN for a full disk), with the path it failed on, which
+// the client's message leaves out.
+const logFailure = (reason: FilesError.ServerReason): Effect.Effect<void> => {
+  if (!FilesError.isStorageFailure(reason)) {
+    return Effect.logInfo("request declined").pipe(Effect.annotateLogs({ reason: reason.message }))
+  }
+  const log = reason._tag === "DiskFull" ? Effect.logWarning : Effect.logError
+  return log("request failed").pipe(Effect.annotateLogs({ reason: reason.message, path: reason.path }))
 }
 
 const badRequest = (detail: string) => FilesError.make(new FilesError.BadRequest({ detail }))
