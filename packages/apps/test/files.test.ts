@@ -240,6 +240,51 @@ for (const transport of transports) {
       }).pipe(logs.provide, Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Info"))
     })
 
+    it.live("its hidden folders removed while serving: the next upload and listing re-create them", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        for (const hidden of [FileStore.stagingFolder, FileStore.metaFolder]) {
+          Fs.rmSync(Path.join(served.directory, hidden), { recursive: true })
+        }
+        const bytes = Bytes.random(100_000)
+        const uploaded = yield* FilesClient.upload(served.target, writeLocal(root, "a.bin", bytes))
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+        assert.deepStrictEqual(visible(served.directory), ["a.bin"])
+        assert.deepStrictEqual(staged(served.directory), [])
+        // The checksum cache too.
+        assert.isTrue(Fs.existsSync(Path.join(served.directory, FileStore.metaFolder, "a.bin")))
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed.map((file) => file.name), ["a.bin"])
+      })))
+
+    it.live("the folder removed while serving: storage-failed saying so; re-created, it serves again without a restart", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const directory = Path.join(root, "received")
+        const served = yield* serveFiles(transport, { directory })
+        const local = writeLocal(root, "a.bin", Bytes.random(100_000))
+        Fs.rmSync(directory, { recursive: true })
+        const failures = [
+          yield* Effect.flip(FilesClient.upload(served.target, local)),
+          yield* Effect.flip(Stream.runCollect(FilesClient.list(served.target))),
+          yield* Effect.flip(FilesClient.download(served.target, "a.bin", { out: Path.join(root, "out") }))
+        ]
+        for (const error of failures) {
+          assert.strictEqual(codeOf(error), "storage-failed")
+          assert.include(error.message, "the server's folder is missing")
+          assert.notInclude(error.message, root)
+        }
+        // Not re-created by the server: it might be a volume that is not mounted.
+        assert.isFalse(Fs.existsSync(directory))
+        Fs.mkdirSync(directory)
+        const uploaded = yield* FilesClient.upload(served.target, local)
+        assert.strictEqual(uploaded.name, "a.bin")
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed.map((file) => file.name), ["a.bin"])
+        assert.deepStrictEqual(staged(directory), [])
+      })))
+
     it.live("offers over the size limit or the free space are refused before any byte is sent", () =>
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory

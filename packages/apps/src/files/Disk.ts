@@ -164,8 +164,15 @@ export interface Handle {
  * @category services
  */
 export class Disk extends Context.Service<Disk, {
-  /** `mkdir -p`; an existing directory (or a link to one) is fine. */
-  readonly makeDirectory: (path: string) => Effect.Effect<void, DiskError>
+  /**
+   * `mkdir -p`; an existing directory (or a link to one) is fine. With
+   * `parents: false`, plain `mkdir`: fails with `NotFound` when the parent
+   * is missing and `AlreadyExists` when the path exists.
+   */
+  readonly makeDirectory: (
+    path: string,
+    options?: { readonly parents?: boolean | undefined }
+  ) => Effect.Effect<void, DiskError>
   /** The canonical absolute path (links resolved). */
   readonly realPath: (path: string) => Effect.Effect<string, DiskError>
   /** Entry names of a directory, unsorted. */
@@ -311,8 +318,12 @@ const close = (fd: number, path: string) =>
  */
 export const makeNode = (): Disk["Service"] =>
   Disk.of({
-    makeDirectory: (path) =>
-      call<string | undefined>("mkdir", path, (cb) => NFS.mkdir(path, { recursive: true }, cb)).pipe(Effect.asVoid),
+    makeDirectory: (path, options) =>
+      call<string | undefined>(
+        "mkdir",
+        path,
+        (cb) => NFS.mkdir(path, { recursive: options?.parents !== false }, cb)
+      ).pipe(Effect.asVoid),
     realPath: (path) => call<string>("realpath", path, (cb) => NFS.realpath(path, cb)),
     readDirectory: (path) => call<Array<string>>("readdir", path, (cb) => NFS.readdir(path, cb)),
     lstat: (path) => Effect.map(call<NFS.Stats>("lstat", path, (cb) => NFS.lstat(path, cb)), toStat),

@@ -251,18 +251,44 @@ export const make = Effect.fnUntraced(function*(
   const directory = yield* Effect.mapError(disk.realPath(options.directory), fromDisk)
   const stagingDirectory = Path.join(directory, stagingFolder)
   const metaDirectory = Path.join(directory, metaFolder)
-  for (const sub of [stagingDirectory, metaDirectory]) {
-    yield* Effect.mapError(disk.makeDirectory(sub), fromDisk)
-    const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
-    if (stat.type !== "directory") {
-      return yield* fail(
-        new FilesError.StorageFailed({
-          detail: `${Path.basename(sub)} is not a directory (symlinks are not followed)`,
-          path: sub
-        })
+
+  // The folder may be removed while the server runs. It is not re-created
+  // behind the operator's back: it may be a volume that is not mounted, and
+  // uploads would then fill the disk beneath it. Every request that finds
+  // it missing is told so, and the server serves again as soon as it is back.
+  const folderMissing = fail(
+    new FilesError.StorageFailed({ detail: "the server's folder is missing", path: directory })
+  )
+  const folderIsMissing = disk.lstat(directory).pipe(
+    Effect.as(false),
+    Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(true)),
+    Effect.orElseSucceed(() => false)
+  )
+  // A failure of `effect` becomes "missing" when the folder is.
+  const orFolderMissing = <A, R>(effect: Effect.Effect<A, FilesError.FilesError, R>) =>
+    Effect.catch(effect, (error) => Effect.flatMap(folderIsMissing, (missing) => missing ? folderMissing : Effect.fail(error)))
+
+  // A subfolder of the store, made again if it was removed (it is ours,
+  // and only a plain `mkdir`: it never re-creates the folder above it).
+  const ensureSubfolder = (sub: string) =>
+    Effect.gen(function*() {
+      yield* disk.makeDirectory(sub, { parents: false }).pipe(
+        Effect.catchReason("DiskError", "AlreadyExists", () => Effect.void),
+        Effect.catchReason("DiskError", "NotFound", () => folderMissing),
+        Effect.mapError((error) => error instanceof Disk.DiskError ? fromDisk(error) : error)
       )
-    }
-  }
+      const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
+      if (stat.type !== "directory") {
+        return yield* fail(
+          new FilesError.StorageFailed({
+            detail: `${Path.basename(sub)} is not a directory (symlinks are not followed)`,
+            path: sub
+          })
+        )
+      }
+    })
+  yield* ensureSubfolder(stagingDirectory)
+  yield* ensureSubfolder(metaDirectory)
 
   // Offers being received, by staging key: one connection per offer.
   const locks = yield* Ref.make<ReadonlySet<string>>(new Set())
@@ -308,6 +334,7 @@ export const make = Effect.fnUntraced(function*(
   const writeMeta = (name: string, record: typeof MetaRecord.Type) =>
     Effect.gen(function*() {
       const json = yield* encodeMeta(record)
+      yield* ensureSubfolder(metaDirectory)
       const temporary = Path.join(metaDirectory, `.tmp-${Crypto.randomUUID()}`)
       yield* Effect.scoped(Effect.flatMap(
         disk.open(temporary, "create"),
@@ -377,6 +404,7 @@ export const make = Effect.fnUntraced(function*(
           : fail(new FilesError.Busy({ detail: "this file is being received on another connection; retry shortly" }))),
       () => unlock(key)
     )
+    yield* ensureSubfolder(stagingDirectory)
     const path = stagingPath(key)
     // What is already staged decides where the client starts; space is
     // checked for the rest before anything is created.
@@ -435,7 +463,7 @@ export const make = Effect.fnUntraced(function*(
         )
       }
       yield* Effect.catch(handle.sync, (error) => failAndDiscard(fromDisk(error)))
-      const saved = yield* Effect.onError(claimName(name.success, path), () => discard)
+      const saved = yield* Effect.onError(orFolderMissing(claimName(name.success, path)), () => discard)
       // The file is saved from here on: what follows is tidying, whose
       // failures are logged, not reported as a failed upload.
       yield* disk.remove(path).pipe(
@@ -457,7 +485,7 @@ export const make = Effect.fnUntraced(function*(
     if (Result.isFailure(valid)) return yield* fail(new FilesError.InvalidName({ name, detail: valid.failure }))
     const handle = yield* disk.open(Path.join(directory, name), "read").pipe(
       Effect.catchReasons("DiskError", {
-        NotFound: () => Effect.fail(notFound(name)),
+        NotFound: () => orFolderMissing(Effect.fail(notFound(name))),
         IsSymlink: () => Effect.fail(notFound(name))
       }, (_, error) => Effect.fail(fromDisk(error)))
     )
@@ -515,7 +543,7 @@ export const make = Effect.fnUntraced(function*(
 
   const list: Stream.Stream<FileInfo, FilesError.FilesError> = Stream.unwrap(
     Effect.map(
-      Effect.mapError(disk.readDirectory(directory), fromDisk),
+      orFolderMissing(Effect.mapError(disk.readDirectory(directory), fromDisk)),
       (names) =>
         Stream.fromIterable(names.filter((name) => FileName.isValid(name, maxNameBytes)).sort()).pipe(
           Stream.filterMapEffect(entry)
@@ -527,7 +555,11 @@ export const make = Effect.fnUntraced(function*(
   // upload that starts meanwhile cannot lose its file.
   const sweep = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const names = yield* Effect.mapError(disk.readDirectory(stagingDirectory), fromDisk)
+    // No staging folder (removed while serving): nothing to sweep.
+    const names = yield* disk.readDirectory(stagingDirectory).pipe(
+      Effect.catchReason("DiskError", "NotFound", () => Effect.succeed([])),
+      Effect.mapError(fromDisk)
+    )
     let removed = 0
     for (const file of names) {
       if (!file.endsWith(stagingSuffix)) continue
