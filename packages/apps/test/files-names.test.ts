@@ -3,8 +3,6 @@
  * hostile names, that the store never touches anything outside its folder.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Config from "@socket-to-me/core/Config"
-import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
@@ -14,6 +12,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FileName from "../src/files/FileName.ts"
+import * as FilesConfig from "../src/files/FilesConfig.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import { sha256, tempDirectory, walk } from "./support/files.ts"
 
@@ -60,12 +59,53 @@ describe("FileName", () => {
     }
   })
 
+  it("refuses bidirectional and other invisible format characters; keeps the joiners scripts and emoji need", () => {
+    const invisible = [
+      "invoice\u202efdp.exe", // RIGHT-TO-LEFT OVERRIDE: shows as "invoiceexe.pdf"
+      "a\u200eb",
+      "a\u200fb",
+      "a\u202ab",
+      "a\u2066b\u2069",
+      "a\u061cb",
+      "zero\u200bwidth",
+      "\ufeffbom",
+      "soft\u00adhyphen",
+      "tag\u{e0041}s",
+      "line\u2028separator",
+      "para\u2029separator"
+    ]
+    for (const name of invisible) {
+      const result = FileName.validate(name)
+      assert.isTrue(Result.isFailure(result) && result.failure.includes("invisible"), JSON.stringify(name))
+    }
+    // ZERO WIDTH JOINER in an emoji sequence, ZERO WIDTH NON-JOINER in Persian.
+    for (const name of ["\u{1f468}\u200d\u{1f469}\u200d\u{1f467}.png", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.txt"]) {
+      assert.isTrue(FileName.isValid(name), JSON.stringify(name))
+    }
+  })
+
   it("numbers taken names before the extension", () => {
     assert.strictEqual(FileName.numbered("report.pdf", 0), "report.pdf")
     assert.strictEqual(FileName.numbered("report.pdf", 1), "report (1).pdf")
     assert.strictEqual(FileName.numbered("archive.tar.gz", 2), "archive.tar (2).gz")
     assert.strictEqual(FileName.numbered("notes", 3), "notes (3)")
-    assert.isTrue(FileName.isValid(FileName.numbered("x".repeat(200), Config.maxFileNameCopies), 255))
+  })
+
+  it("a numbered variant fits the name limit: the stem is shortened, by whole characters, never the number or extension", () => {
+    assert.strictEqual(FileName.numbered("x".repeat(200), 1), "x".repeat(196) + " (1)")
+    assert.strictEqual(FileName.numbered("x".repeat(196) + ".pdf", 1000), "x".repeat(189) + " (1000).pdf")
+    // Two-byte characters: never cut in half.
+    assert.strictEqual(FileName.numbered("\u00e9".repeat(100), 7), "\u00e9".repeat(98) + " (7)")
+    // A surrogate pair (four UTF-8 bytes) is one character.
+    assert.strictEqual(FileName.numbered("\u{1f600}".repeat(50), 1), "\u{1f600}".repeat(49) + " (1)")
+    assert.strictEqual(FileName.numbered("x".repeat(50), 1, 20), "x".repeat(16) + " (1)")
+    for (const name of ["x".repeat(200), "a." + "x".repeat(198), "\u00e9".repeat(100), "report.pdf"]) {
+      for (const n of [1, 9, 10, 999, FilesConfig.maxFileNameCopies]) {
+        const variant = FileName.numbered(name, n)
+        assert.isTrue(FileName.isValid(variant), `${name} (${n}): ${variant}`)
+        assert.include(variant, `(${n})`)
+      }
+    }
   })
 
   it.live("1,000 generated hostile names: each is refused as invalid or saved directly in the folder; nothing lands outside", () =>
@@ -97,7 +137,7 @@ describe("FileName", () => {
               Path.basename(path) === saved &&
               // The offered name, or one of its numbered variants.
               Array.from({ length: accepted }, (_, n) => FileName.numbered(name, n)).includes(saved) &&
-              Bytes.encode(saved).length <= 255 &&
+              FileName.isValid(saved) &&
               Fs.readFileSync(path)[0] === 42
           })),
         { runs: 1000 }

@@ -6,7 +6,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@socket-to-me/core/Client"
-import * as Config from "@socket-to-me/core/Config"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
 import * as Deferred from "effect/Deferred"
@@ -18,10 +17,12 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FilesClient from "../src/files/FilesClient.ts"
+import * as FilesConfig from "../src/files/FilesConfig.ts"
 import type * as FilesError from "../src/files/FilesError.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import * as Protocol from "../src/files/Protocol.ts"
 import {
+  captureLogs,
   corruptWrittenByte,
   decodeReplies,
   fillingDisk,
@@ -37,7 +38,7 @@ import {
 } from "./support/files.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
-const chunk = Config.fileChunkBytes
+const chunk = FilesConfig.fileChunkBytes
 const MiB = 1024 * 1024
 
 // The framework logs every connection's end; these tests assert on them
@@ -216,6 +217,74 @@ for (const transport of transports) {
         assert.strictEqual(uploaded.name, "small.bin")
       })))
 
+    it.live("a storage failure: the client is told what failed, never the server's paths; the server logs it at ERROR, path included", () => {
+      const logs = captureLogs()
+      return Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        // The staging folder replaced by a file while serving.
+        const staging = Path.join(served.directory, FileStore.stagingFolder)
+        Fs.rmSync(staging, { recursive: true })
+        Fs.writeFileSync(staging, "not a folder")
+        const local = writeLocal(root, "a.bin", Bytes.random(1000))
+        const error = yield* Effect.flip(FilesClient.upload(served.target, local))
+        assert.strictEqual(codeOf(error), "storage-failed")
+        assert.notInclude(error.message, root)
+        yield* served.server.server.awaitIdle
+        // What the connection logged about it (the sweeper may also have run into the file).
+        const about = logs.lines.filter((line) =>
+          line.annotations.connection !== undefined && JSON.stringify(line).includes("storage failed")
+        )
+        assert.deepStrictEqual(about.map((line) => line.level), ["Error"], JSON.stringify(logs.lines))
+        assert.include(JSON.stringify(about[0]!.annotations), staging)
+      }).pipe(logs.provide, Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Info"))
+    })
+
+    it.live("its hidden folders removed while serving: the next upload and listing re-create them", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
+        for (const hidden of [FileStore.stagingFolder, FileStore.metaFolder]) {
+          Fs.rmSync(Path.join(served.directory, hidden), { recursive: true })
+        }
+        const bytes = Bytes.random(100_000)
+        const uploaded = yield* FilesClient.upload(served.target, writeLocal(root, "a.bin", bytes))
+        assert.strictEqual(uploaded.sha256, sha256(bytes))
+        assert.deepStrictEqual(visible(served.directory), ["a.bin"])
+        assert.deepStrictEqual(staged(served.directory), [])
+        // The checksum cache too.
+        assert.isTrue(Fs.existsSync(Path.join(served.directory, FileStore.metaFolder, "a.bin")))
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed.map((file) => file.name), ["a.bin"])
+      })))
+
+    it.live("the folder removed while serving: storage-failed saying so; re-created, it serves again without a restart", () =>
+      quiet(Effect.gen(function*() {
+        const root = yield* tempDirectory
+        const directory = Path.join(root, "received")
+        const served = yield* serveFiles(transport, { directory })
+        const local = writeLocal(root, "a.bin", Bytes.random(100_000))
+        Fs.rmSync(directory, { recursive: true })
+        const failures = [
+          yield* Effect.flip(FilesClient.upload(served.target, local)),
+          yield* Effect.flip(Stream.runCollect(FilesClient.list(served.target))),
+          yield* Effect.flip(FilesClient.download(served.target, "a.bin", { out: Path.join(root, "out") }))
+        ]
+        for (const error of failures) {
+          assert.strictEqual(codeOf(error), "storage-failed")
+          assert.include(error.message, "the server's folder is missing")
+          assert.notInclude(error.message, root)
+        }
+        // Not re-created by the server: it might be a volume that is not mounted.
+        assert.isFalse(Fs.existsSync(directory))
+        Fs.mkdirSync(directory)
+        const uploaded = yield* FilesClient.upload(served.target, local)
+        assert.strictEqual(uploaded.name, "a.bin")
+        const listed = yield* Stream.runCollect(FilesClient.list(served.target))
+        assert.deepStrictEqual(listed.map((file) => file.name), ["a.bin"])
+        assert.deepStrictEqual(staged(directory), [])
+      })))
+
     it.live("offers over the size limit or the free space are refused before any byte is sent", () =>
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
@@ -226,7 +295,7 @@ for (const transport of transports) {
         assert.include(tooLarge.message, "exceeds the limit of 1000 bytes")
 
         const full = yield* serveFiles(transport, { directory: Path.join(root, "full") }, {
-          disk: { ...Disk.makeNode(), availableBytes: () => Effect.succeed(Config.minFreeDiskBytes + 500) }
+          disk: { ...Disk.makeNode(), availableBytes: () => Effect.succeed(FilesConfig.minFreeDiskBytes + 500) }
         })
         const noSpace = yield* Effect.flip(FilesClient.upload(full.target, local))
         assert.strictEqual(codeOf(noSpace), "insufficient-space")
@@ -332,7 +401,7 @@ for (const transport of transports) {
       quiet(Effect.gen(function*() {
         const root = yield* tempDirectory
         const served = yield* serveFiles(transport, { directory: Path.join(root, "received") })
-        const names = ["../evil", "/etc/passwd", "a\\b", "..", ".", "", "nul\u0000byte", "line\nfeed", ".hidden", "x".repeat(201)]
+        const names = ["../evil", "/etc/passwd", "a\\b", "..", ".", "", "nul\u0000byte", "line\nfeed", ".hidden", "x".repeat(201), "evil\u202etxt.exe"]
         const messages: Array<string> = []
         for (const name of names) {
           const offer = yield* Protocol.encodeClient({ type: "upload", name, size: 1, sha256: sha256(Uint8Array.of(1)) })
@@ -345,6 +414,7 @@ for (const transport of transports) {
         assert.include(messages[3], "\".\" and \"..\" are not file names")
         assert.include(messages[6], "NUL")
         assert.include(messages[9], "201 bytes long; the limit is 200")
+        assert.include(messages[10], "invisible formatting characters")
         assert.deepStrictEqual(Fs.readdirSync(root), ["received"])
         assert.deepStrictEqual(visible(served.directory), [])
         assert.deepStrictEqual(staged(served.directory), [])

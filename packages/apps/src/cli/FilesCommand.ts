@@ -9,7 +9,6 @@
  *
  * @since 0.1.0
  */
-import * as CoreConfig from "@socket-to-me/core/Config"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
@@ -30,6 +29,7 @@ import * as Flag from "effect/cli/Flag"
 import * as Path from "node:path"
 import * as Disk from "../files/Disk.ts"
 import * as FilesClient from "../files/FilesClient.ts"
+import * as FilesConfig from "../files/FilesConfig.ts"
 import type * as FilesError from "../files/FilesError.ts"
 import * as FilesServer from "../files/FilesServer.ts"
 import * as FileStore from "../files/FileStore.ts"
@@ -67,24 +67,24 @@ const directory = Flag.String("dir").pipe(
 const maxSize = Flag.String("max-size").pipe(
   Flag.withDescription(
     `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
-      Progress.formatBytes(CoreConfig.maxFileBytes)
+      Progress.formatBytes(FilesConfig.maxFileBytes)
     }, env SOCKET_TO_ME_MAX_FILE_SIZE)`
   ),
   Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MAX_FILE_SIZE")),
-  Flag.withDefault(String(CoreConfig.maxFileBytes)),
+  Flag.withDefault(String(FilesConfig.maxFileBytes)),
   Flag.filterMap(parseSize, (text) => `expected a size such as 500MiB, 2GB or 1048576, got "${text}"`)
 )
 
 const stagingExpiry = Flag.String("staging-expiry").pipe(
   Flag.withDescription(
     `Delete partial uploads untouched this long (e.g. 30m, 24h; default ${
-      Duration.format(Duration.fromInputUnsafe(CoreConfig.stagingExpiry))
+      Duration.format(Duration.fromInputUnsafe(FilesConfig.stagingExpiry))
     }, env SOCKET_TO_ME_STAGING_EXPIRY)`
   ),
   Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_STAGING_EXPIRY")),
   Flag.withDefault(""),
   Flag.filterMap(
-    (text) => text === "" ? Option.some(Duration.fromInputUnsafe(CoreConfig.stagingExpiry)) : Flags.parseDuration(text),
+    (text) => text === "" ? Option.some(Duration.fromInputUnsafe(FilesConfig.stagingExpiry)) : Flags.parseDuration(text),
     (text) => `expected a duration such as 30m or 24h, got "${text}"`
   )
 )

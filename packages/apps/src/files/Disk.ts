@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as NFS from "node:fs"
+import * as Util from "node:util"
 
 /**
  * No such file or directory.
@@ -69,7 +70,10 @@ export class IsSymlink extends Data.TaggedError("IsSymlink")<{}> {
 }
 
 /**
- * Any other failure, with the system's error code.
+ * Any other failure, with the system's error code and its description
+ * (`"permission denied"`), which names no path: the path is the
+ * `DiskError`'s, so that what a server tells its clients (a reason's
+ * message) never shows where its files are.
  *
  * @since 0.1.0
  * @category reasons
@@ -160,8 +164,15 @@ export interface Handle {
  * @category services
  */
 export class Disk extends Context.Service<Disk, {
-  /** `mkdir -p`; an existing directory (or a link to one) is fine. */
-  readonly makeDirectory: (path: string) => Effect.Effect<void, DiskError>
+  /**
+   * `mkdir -p`; an existing directory (or a link to one) is fine. With
+   * `parents: false`, plain `mkdir`: fails with `NotFound` when the parent
+   * is missing and `AlreadyExists` when the path exists.
+   */
+  readonly makeDirectory: (
+    path: string,
+    options?: { readonly parents?: boolean | undefined }
+  ) => Effect.Effect<void, DiskError>
   /** The canonical absolute path (links resolved). */
   readonly realPath: (path: string) => Effect.Effect<string, DiskError>
   /** Entry names of a directory, unsorted. */
@@ -204,7 +215,10 @@ const reasonOf = (error: NodeJS.ErrnoException): DiskErrorReason => {
     case "EMLINK":
       return new IsSymlink()
     default:
-      return new Failed({ code: error.code ?? "UNKNOWN", detail: error.message })
+      return new Failed({
+        code: error.code ?? "UNKNOWN",
+        detail: error.errno === undefined ? error.code ?? "unknown error" : Util.getSystemErrorMessage(error.errno)
+      })
   }
 }
 
@@ -304,8 +318,12 @@ const close = (fd: number, path: string) =>
  */
 export const makeNode = (): Disk["Service"] =>
   Disk.of({
-    makeDirectory: (path) =>
-      call<string | undefined>("mkdir", path, (cb) => NFS.mkdir(path, { recursive: true }, cb)).pipe(Effect.asVoid),
+    makeDirectory: (path, options) =>
+      call<string | undefined>(
+        "mkdir",
+        path,
+        (cb) => NFS.mkdir(path, { recursive: options?.parents !== false }, cb)
+      ).pipe(Effect.asVoid),
     realPath: (path) => call<string>("realpath", path, (cb) => NFS.realpath(path, cb)),
     readDirectory: (path) => call<Array<string>>("readdir", path, (cb) => NFS.readdir(path, cb)),
     lstat: (path) => Effect.map(call<NFS.Stats>("lstat", path, (cb) => NFS.lstat(path, cb)), toStat),

@@ -12,9 +12,11 @@
  *   Deleted when the upload fails for a reason other than the connection
  *   (checksum mismatch, disk full, protocol violation) and when untouched
  *   for `stagingExpiry`.
- * - `<dir>/.meta/<name>.json`: the sha256 of a saved file with the size,
- *   mtime and inode it was computed for, so listing does not rehash; a file
- *   whose metadata is missing or stale is hashed once and the record rewritten.
+ * - `<dir>/.meta/<name>`: the sha256 of a saved file with the size, mtime
+ *   and inode it was computed for (JSON), so listing does not rehash; a file
+ *   whose metadata is missing or stale is hashed once and the record
+ *   rewritten. The record has the file's own name, so it fits wherever the
+ *   file does.
  *
  * Saving is: check size and sha256, `fsync` the staging file, `link` it
  * under the first free name among `name`, `name (1)`, ... (`link` fails
@@ -28,7 +30,6 @@
  *
  * @since 0.1.0
  */
-import * as Config from "@socket-to-me/core/Config"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -49,10 +50,11 @@ import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Disk from "./Disk.ts"
 import * as FileName from "./FileName.ts"
+import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 
 /**
- * Store options; every limit defaults to its `Config` value.
+ * Store options; every limit defaults to its `FilesConfig` value.
  *
  * @since 0.1.0
  * @category models
@@ -60,19 +62,19 @@ import * as FilesError from "./FilesError.ts"
 export interface Options {
   /** The folder; created if missing. */
   readonly directory: string
-  /** Largest accepted file. Default `Config.maxFileBytes`. */
+  /** Largest accepted file. Default `FilesConfig.maxFileBytes`. */
   readonly maxFileBytes?: number | undefined
-  /** Longest accepted name in UTF-8 bytes. Default `Config.maxFileNameBytes`. */
+  /** Longest accepted name in UTF-8 bytes. Default `FilesConfig.maxFileNameBytes`. */
   readonly maxNameBytes?: number | undefined
-  /** Numbered variants tried for a taken name. Default `Config.maxFileNameCopies`. */
+  /** Numbered variants tried for a taken name. Default `FilesConfig.maxFileNameCopies`. */
   readonly maxNameCopies?: number | undefined
-  /** Free space an upload must leave. Default `Config.minFreeDiskBytes`. */
+  /** Free space an upload must leave. Default `FilesConfig.minFreeDiskBytes`. */
   readonly minFreeBytes?: number | undefined
-  /** Staging files untouched this long are deleted. Default `Config.stagingExpiry`. */
+  /** Staging files untouched this long are deleted. Default `FilesConfig.stagingExpiry`. */
   readonly stagingExpiry?: Duration.Input | undefined
-  /** How often expired staging files are looked for. Default `Config.stagingSweepInterval`. */
+  /** How often expired staging files are looked for. Default `FilesConfig.stagingSweepInterval`. */
   readonly sweepInterval?: Duration.Input | undefined
-  /** Bytes per chunk of a download. Default `Config.fileChunkBytes`. */
+  /** Bytes per chunk of a download. Default `FilesConfig.fileChunkBytes`. */
   readonly chunkBytes?: number | undefined
 }
 
@@ -169,10 +171,6 @@ export const stagingFolder = ".staging"
  */
 export const metaFolder = ".meta"
 
-// Names the store itself gives are checked against what file systems
-// allow, not against the stricter limit for offered names.
-const systemMaxNameBytes = 255
-
 // Reading to hash in large pieces: fewer calls, same memory for any size.
 const hashBufferBytes = 1024 * 1024
 
@@ -192,13 +190,26 @@ const encodeMeta = Schema.encodeEffect(Schema.fromJsonString(MetaRecord))
 
 const fail = (reason: FilesError.FilesErrorReason) => Effect.fail(FilesError.make(reason))
 
-// Clients see the operation and the reason, not the server's paths.
+// Clients see the operation and the reason; the path is kept for the log.
 const fromDisk = (error: Disk.DiskError): FilesError.FilesError =>
   FilesError.make(
     error.reason._tag === "NoSpace"
-      ? new FilesError.DiskFull({ detail: `${error.operation}: ${error.reason.message}` })
-      : new FilesError.StorageFailed({ detail: `${error.operation}: ${error.reason.message}` })
+      ? new FilesError.DiskFull({ detail: `${error.operation}: ${error.reason.message}`, path: error.path })
+      : new FilesError.StorageFailed({ detail: `${error.operation}: ${error.reason.message}`, path: error.path })
   )
+
+// A failure logged as one line with its reason (and path: the log is the
+// operator's); a defect keeps its whole cause, stack included, being a bug.
+const logWarning = (message: string) => (cause: Cause.Cause<unknown>) => {
+  const error = Cause.findErrorOption(cause)
+  if (Option.isNone(error) || Cause.hasDies(cause)) return Effect.logWarning(message, cause)
+  const failure = error.value
+  const reason = failure instanceof FilesError.FilesError ? failure.reason : undefined
+  return Effect.logWarning(message).pipe(Effect.annotateLogs({
+    reason: failure instanceof Error ? failure.message : String(failure),
+    ...(reason !== undefined && FilesError.isStorageFailure(reason) ? { path: reason.path } : {})
+  }))
+}
 
 /**
  * The staging key of an offer: a hash of its name, size and sha256, so the
@@ -223,12 +234,12 @@ export const make = Effect.fnUntraced(function*(
   options: Options
 ): Effect.fn.Return<FileStore["Service"], FilesError.FilesError, Disk.Disk | Scope.Scope> {
   const disk = yield* Disk.Disk
-  const maxFileBytes = options.maxFileBytes ?? Config.maxFileBytes
-  const maxNameBytes = options.maxNameBytes ?? Config.maxFileNameBytes
-  const maxNameCopies = options.maxNameCopies ?? Config.maxFileNameCopies
-  const minFreeBytes = options.minFreeBytes ?? Config.minFreeDiskBytes
-  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? Config.stagingExpiry))
-  const chunkBytes = options.chunkBytes ?? Config.fileChunkBytes
+  const maxFileBytes = options.maxFileBytes ?? FilesConfig.maxFileBytes
+  const maxNameBytes = options.maxNameBytes ?? FilesConfig.maxFileNameBytes
+  const maxNameCopies = options.maxNameCopies ?? FilesConfig.maxFileNameCopies
+  const minFreeBytes = options.minFreeBytes ?? FilesConfig.minFreeDiskBytes
+  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? FilesConfig.stagingExpiry))
+  const chunkBytes = options.chunkBytes ?? FilesConfig.fileChunkBytes
 
   // The folder is the operator's choice, so a link to it is fine; inside
   // it, the store's own subfolders must be real directories.
@@ -236,15 +247,44 @@ export const make = Effect.fnUntraced(function*(
   const directory = yield* Effect.mapError(disk.realPath(options.directory), fromDisk)
   const stagingDirectory = Path.join(directory, stagingFolder)
   const metaDirectory = Path.join(directory, metaFolder)
-  for (const sub of [stagingDirectory, metaDirectory]) {
-    yield* Effect.mapError(disk.makeDirectory(sub), fromDisk)
-    const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
-    if (stat.type !== "directory") {
-      return yield* fail(
-        new FilesError.StorageFailed({ detail: `${sub} is not a directory (symlinks are not followed)` })
+
+  // The folder may be removed while the server runs. It is not re-created
+  // behind the operator's back: it may be a volume that is not mounted, and
+  // uploads would then fill the disk beneath it. Every request that finds
+  // it missing is told so, and the server serves again as soon as it is back.
+  const folderMissing = fail(
+    new FilesError.StorageFailed({ detail: "the server's folder is missing", path: directory })
+  )
+  const folderIsMissing = disk.lstat(directory).pipe(
+    Effect.as(false),
+    Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(true)),
+    Effect.orElseSucceed(() => false)
+  )
+  // A failure of `effect` becomes "missing" when the folder is.
+  const orFolderMissing = <A, R>(effect: Effect.Effect<A, FilesError.FilesError, R>) =>
+    Effect.catch(effect, (error) => Effect.flatMap(folderIsMissing, (missing) => missing ? folderMissing : Effect.fail(error)))
+
+  // A subfolder of the store, made again if it was removed (it is ours,
+  // and only a plain `mkdir`: it never re-creates the folder above it).
+  const ensureSubfolder = (sub: string) =>
+    Effect.gen(function*() {
+      yield* disk.makeDirectory(sub, { parents: false }).pipe(
+        Effect.catchReason("DiskError", "AlreadyExists", () => Effect.void),
+        Effect.catchReason("DiskError", "NotFound", () => folderMissing),
+        Effect.mapError((error) => error instanceof Disk.DiskError ? fromDisk(error) : error)
       )
-    }
-  }
+      const stat = yield* Effect.mapError(disk.lstat(sub), fromDisk)
+      if (stat.type !== "directory") {
+        return yield* fail(
+          new FilesError.StorageFailed({
+            detail: `${Path.basename(sub)} is not a directory (symlinks are not followed)`,
+            path: sub
+          })
+        )
+      }
+    })
+  yield* ensureSubfolder(stagingDirectory)
+  yield* ensureSubfolder(metaDirectory)
 
   // Offers being received, by staging key: one connection per offer.
   const locks = yield* Ref.make<ReadonlySet<string>>(new Set())
@@ -261,7 +301,7 @@ export const make = Effect.fnUntraced(function*(
     })
 
   const stagingPath = (key: string) => Path.join(stagingDirectory, key + stagingSuffix)
-  const metaPath = (name: string) => Path.join(metaDirectory, `${name}.json`)
+  const metaPath = (name: string) => Path.join(metaDirectory, name)
 
   // Feeds `length` bytes of `handle` from the start into `hash`.
   const hashInto = Effect.fnUntraced(function*(handle: Disk.Handle, length: number, hash: Crypto.Hash) {
@@ -290,6 +330,7 @@ export const make = Effect.fnUntraced(function*(
   const writeMeta = (name: string, record: typeof MetaRecord.Type) =>
     Effect.gen(function*() {
       const json = yield* encodeMeta(record)
+      yield* ensureSubfolder(metaDirectory)
       const temporary = Path.join(metaDirectory, `.tmp-${Crypto.randomUUID()}`)
       yield* Effect.scoped(Effect.flatMap(
         disk.open(temporary, "create"),
@@ -297,7 +338,7 @@ export const make = Effect.fnUntraced(function*(
       ))
       yield* Effect.onError(disk.rename(temporary, metaPath(name)), () => Effect.ignore(disk.remove(temporary)))
     }).pipe(
-      Effect.catchCause((cause) => Effect.logWarning(`cannot write checksum cache of ${JSON.stringify(name)}`, cause))
+      Effect.catchCause(logWarning(`cannot write checksum cache of ${JSON.stringify(name)}`))
     )
 
   const infoOf = Effect.fnUntraced(function*(name: string, handle: Disk.Handle, stat: Disk.Stat) {
@@ -319,7 +360,7 @@ export const make = Effect.fnUntraced(function*(
   // the staging file visible under it only if nothing has that name.
   const claimName = Effect.fnUntraced(function*(name: string, from: string) {
     for (let n = 0; n <= maxNameCopies; n++) {
-      const candidate = FileName.numbered(name, n)
+      const candidate = FileName.numbered(name, n, maxNameBytes)
       const linked = yield* Effect.result(disk.link(from, Path.join(directory, candidate)))
       if (Result.isSuccess(linked)) return candidate
       if (linked.failure.reason._tag !== "AlreadyExists") return yield* Effect.fail(fromDisk(linked.failure))
@@ -359,6 +400,7 @@ export const make = Effect.fnUntraced(function*(
           : fail(new FilesError.Busy({ detail: "this file is being received on another connection; retry shortly" }))),
       () => unlock(key)
     )
+    yield* ensureSubfolder(stagingDirectory)
     const path = stagingPath(key)
     // What is already staged decides where the client starts; space is
     // checked for the rest before anything is created.
@@ -417,12 +459,12 @@ export const make = Effect.fnUntraced(function*(
         )
       }
       yield* Effect.catch(handle.sync, (error) => failAndDiscard(fromDisk(error)))
-      const saved = yield* Effect.onError(claimName(name.success, path), () => discard)
+      const saved = yield* Effect.onError(orFolderMissing(claimName(name.success, path)), () => discard)
       // The file is saved from here on: what follows is tidying, whose
       // failures are logged, not reported as a failed upload.
       yield* disk.remove(path).pipe(
         Effect.andThen(disk.syncDirectory(directory)),
-        Effect.catchCause((cause) => Effect.logWarning("saved, but tidying the staging file failed", cause))
+        Effect.catchCause(logWarning("saved, but tidying the staging file failed"))
       )
       const stat = yield* Effect.mapError(disk.lstat(Path.join(directory, saved)), fromDisk)
       yield* writeMeta(saved, { size: offer.size, sha256: actual, mtimeMs: stat.mtimeMs, ino: stat.ino })
@@ -435,11 +477,11 @@ export const make = Effect.fnUntraced(function*(
   const notFound = (name: string) => FilesError.make(new FilesError.NotFound({ name }))
 
   const download = Effect.fn("FileStore.download")(function*(name: string) {
-    const valid = FileName.validate(name, systemMaxNameBytes)
+    const valid = FileName.validate(name, maxNameBytes)
     if (Result.isFailure(valid)) return yield* fail(new FilesError.InvalidName({ name, detail: valid.failure }))
     const handle = yield* disk.open(Path.join(directory, name), "read").pipe(
       Effect.catchReasons("DiskError", {
-        NotFound: () => Effect.fail(notFound(name)),
+        NotFound: () => orFolderMissing(Effect.fail(notFound(name))),
         IsSymlink: () => Effect.fail(notFound(name))
       }, (_, error) => Effect.fail(fromDisk(error)))
     )
@@ -497,9 +539,9 @@ export const make = Effect.fnUntraced(function*(
 
   const list: Stream.Stream<FileInfo, FilesError.FilesError> = Stream.unwrap(
     Effect.map(
-      Effect.mapError(disk.readDirectory(directory), fromDisk),
+      orFolderMissing(Effect.mapError(disk.readDirectory(directory), fromDisk)),
       (names) =>
-        Stream.fromIterable(names.filter((name) => FileName.isValid(name, systemMaxNameBytes)).sort()).pipe(
+        Stream.fromIterable(names.filter((name) => FileName.isValid(name, maxNameBytes)).sort()).pipe(
           Stream.filterMapEffect(entry)
         )
     )
@@ -509,7 +551,11 @@ export const make = Effect.fnUntraced(function*(
   // upload that starts meanwhile cannot lose its file.
   const sweep = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const names = yield* Effect.mapError(disk.readDirectory(stagingDirectory), fromDisk)
+    // No staging folder (removed while serving): nothing to sweep.
+    const names = yield* disk.readDirectory(stagingDirectory).pipe(
+      Effect.catchReason("DiskError", "NotFound", () => Effect.succeed([])),
+      Effect.mapError(fromDisk)
+    )
     let removed = 0
     for (const file of names) {
       if (!file.endsWith(stagingSuffix)) continue
@@ -532,8 +578,8 @@ export const make = Effect.fnUntraced(function*(
 
   yield* sweep.pipe(
     Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} expired staging files`) : Effect.void),
-    Effect.catchCause((cause) => Effect.logWarning("sweeping staging files failed", cause)),
-    Effect.repeat(Schedule.spaced(options.sweepInterval ?? Config.stagingSweepInterval)),
+    Effect.catchCause(logWarning("sweeping staging files failed")),
+    Effect.repeat(Schedule.spaced(options.sweepInterval ?? FilesConfig.stagingSweepInterval)),
     Effect.forkScoped
   )
 

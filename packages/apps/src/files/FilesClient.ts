@@ -21,7 +21,6 @@
  * @since 0.1.0
  */
 import * as Client from "@socket-to-me/core/Client"
-import * as Config from "@socket-to-me/core/Config"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Duplex from "@socket-to-me/core/Duplex"
 import type * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
@@ -39,6 +38,7 @@ import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Disk from "./Disk.ts"
 import * as FileName from "./FileName.ts"
+import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 import * as Protocol from "./Protocol.ts"
 
@@ -66,9 +66,9 @@ export type Event =
 export interface Options {
   /** Called with each progress event. */
   readonly onEvent?: ((event: Event) => Effect.Effect<void>) | undefined
-  /** File bytes per data frame. Default `Config.fileChunkBytes`. */
+  /** File bytes per data frame. Default `FilesConfig.fileChunkBytes`. */
   readonly chunkBytes?: number | undefined
-  /** Retries of an upload answered `busy`. Default `Config.fileBusyRetries`. */
+  /** Retries of an upload answered `busy`. Default `FilesConfig.fileBusyRetries`. */
   readonly busyRetries?: number | undefined
   /** Connect retries (see `Client.connect`). */
   readonly connectRetries?: number | undefined
@@ -274,7 +274,7 @@ export const upload: <R>(
   function*<R>(target: Target<R>, path: string, options: UploadOptions = {}) {
     const disk = yield* Disk.Disk
     const onEvent = options.onEvent ?? noEvents
-    const chunkBytes = options.chunkBytes ?? Config.fileChunkBytes
+    const chunkBytes = options.chunkBytes ?? FilesConfig.fileChunkBytes
     const name = options.name ?? Path.basename(path)
     const valid = FileName.validate(name)
     if (Result.isFailure(valid)) {
@@ -334,7 +334,7 @@ export const upload: <R>(
         // side reports too): the reply decides, within a bound.
         Effect.catchTag(
           "ConnectionError",
-          (error) => Effect.andThen(Effect.sleep(Config.errorLinger), Effect.fail(session.lost(error)))
+          (error) => Effect.andThen(Effect.sleep(FilesConfig.errorLinger), Effect.fail(session.lost(error)))
         )
       )
       const outcome = yield* Effect.raceFirst(Effect.andThen(sendData, Effect.never), session.receiveControl)
@@ -348,7 +348,7 @@ export const upload: <R>(
     return yield* attempt.pipe(
       Effect.retry({
         while: isRejected("busy"),
-        times: options.busyRetries ?? Config.fileBusyRetries,
+        times: options.busyRetries ?? FilesConfig.fileBusyRetries,
         schedule: Schedule.exponential("100 millis")
       }),
       Effect.retry({

@@ -100,6 +100,8 @@ export class InsufficientSpace extends Data.TaggedError("InsufficientSpace")<{
  */
 export class DiskFull extends Data.TaggedError("DiskFull")<{
   readonly detail: string
+  /** Where, for the server's log; never part of the message a client is sent. */
+  readonly path?: string | undefined
 }> {
   override get message(): string {
     return `disk full: ${this.detail}`
@@ -188,6 +190,8 @@ export class NoFreeName extends Data.TaggedError("NoFreeName")<{
  */
 export class StorageFailed extends Data.TaggedError("StorageFailed")<{
   readonly detail: string
+  /** Where, for the server's log; never part of the message a client is sent. */
+  readonly path?: string | undefined
 }> {
   override get message(): string {
     return `storage failed: ${this.detail}`
@@ -399,3 +403,14 @@ export const code = (reason: ServerReason): ErrorCode => codes[reason._tag]
  */
 export const isProtocolViolation = (reason: FilesErrorReason): boolean =>
   reason._tag === "BadFrame" || reason._tag === "BadRequest" || reason._tag === "SizeMismatch"
+
+/**
+ * Whether a reason is a failure of the server's storage, which its operator
+ * must hear of (logged at `Error`, or `Warn` for a full disk), rather than
+ * a request it declined.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isStorageFailure = (reason: FilesErrorReason): reason is StorageFailed | DiskFull =>
+  reason._tag === "StorageFailed" || reason._tag === "DiskFull"

@@ -15,7 +15,7 @@
  * - Request served: the server closes after its last reply (`Completed`).
  * - Request declined (invalid name, too large, busy, checksum mismatch,
  *   ...): an `error` reply, then the server reads and discards input for a
- *   moment (`Config.errorLinger`) so the reply is not lost to a TCP reset,
+ *   moment (`FilesConfig.errorLinger`) so the reply is not lost to a TCP reset,
  *   then closes (`Completed`).
  * - Protocol broken (undecodable frame, unexpected message, too many
  *   bytes): an `error` reply, the same lingering, then the connection fails
@@ -39,6 +39,7 @@ import type * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
+import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 import * as FileStore from "./FileStore.ts"
 import * as Protocol from "./Protocol.ts"
@@ -52,9 +53,9 @@ import * as Protocol from "./Protocol.ts"
 export interface Options {
   /** A started frame must complete within this time. Default `Config.frameDeadline`. */
   readonly frameDeadline?: Duration.Input | undefined
-  /** Largest data frame accepted, in file bytes. Default `Config.fileChunkBytes`. */
+  /** Largest data frame accepted, in file bytes. Default `FilesConfig.fileChunkBytes`. */
   readonly chunkBytes?: number | undefined
-  /** How long to read and discard input after an error reply. Default `Config.errorLinger`. */
+  /** How long to read and discard input after an error reply. Default `FilesConfig.errorLinger`. */
   readonly errorLinger?: Duration.Input | undefined
 }
 
@@ -101,7 +102,7 @@ const toIso = (millis: number): string => DateTime.formatIso(DateTime.makeUnsafe
 export const handler = (options: Options = {}): Connection.Handler<never, FileStore.FileStore> => {
   const codec = Protocol.partsCodec(options.chunkBytes)
   const deadline = options.frameDeadline ?? Config.frameDeadline
-  const lingerFor = Effect.sleep(options.errorLinger ?? Config.errorLinger)
+  const lingerFor = Effect.sleep(options.errorLinger ?? FilesConfig.errorLinger)
   return (input, info) =>
     Stream.unwrap(Effect.gen(function*() {
       const store = yield* FileStore.FileStore
@@ -239,7 +240,7 @@ const converse = (
         const reply = Effect.andThen(sendError(reason), Protocol.linger(framePull, lingerFor))
         return FilesError.isProtocolViolation(reason)
           ? Effect.andThen(reply, Effect.fail(Protocol.protocolViolation(reason.message)))
-          : Effect.andThen(reply, Effect.logInfo("request declined").pipe(Effect.annotateLogs({ reason: reason.message })))
+          : Effect.andThen(logFailure(reason), reply)
       }
       const reason = error.reason
       if (reason._tag === "FrameTooLarge" || reason._tag === "DecodeFailed") {
@@ -252,6 +253,17 @@ const converse = (
       return Effect.fail(error)
     })
   )
+}
+
+// A declined request is routine (INFO); a failed disk is the operator's
+// business (ERROR; WARN for a full disk), with the path it failed on, which
+// the client's message leaves out.
+const logFailure = (reason: FilesError.ServerReason): Effect.Effect<void> => {
+  if (!FilesError.isStorageFailure(reason)) {
+    return Effect.logInfo("request declined").pipe(Effect.annotateLogs({ reason: reason.message }))
+  }
+  const log = reason._tag === "DiskFull" ? Effect.logWarning : Effect.logError
+  return log("request failed").pipe(Effect.annotateLogs({ reason: reason.message, path: reason.path }))
 }
 
 const badRequest = (detail: string) => FilesError.make(new FilesError.BadRequest({ detail }))

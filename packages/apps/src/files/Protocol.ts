@@ -5,7 +5,7 @@
  *
  * - `0x01` control: a UTF-8 JSON object, one of the messages below, decoded
  *   with `effect/Schema`.
- * - `0x02` data: raw file bytes, at most `Config.fileChunkBytes` per frame,
+ * - `0x02` data: raw file bytes, at most `FilesConfig.fileChunkBytes` per frame,
  *   no encoding at all.
  *
  * Stage: protocol decode and encode, between the frame codec and the app.
@@ -14,7 +14,6 @@
  *
  * @since 0.1.0
  */
-import * as Config from "@socket-to-me/core/Config"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
 import type * as Arr from "effect/Array"
@@ -23,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 
 /**
@@ -56,7 +56,7 @@ export const dataFrame = 0x02
  * @since 0.1.0
  * @category wire
  */
-export const maxFrameBytes = (chunkBytes: number = Config.fileChunkBytes): number => chunkBytes + 1
+export const maxFrameBytes = (chunkBytes: number = FilesConfig.fileChunkBytes): number => chunkBytes + 1
 
 /**
  * The frame codec of the protocol, capped at {@link maxFrameBytes}.
@@ -572,14 +572,14 @@ export const receiveData = <E, R>(options: {
 
 /**
  * Reads and discards the rest of an input until it ends or fails, for at
- * most `Config.errorLinger` (see there for why).
+ * most `FilesConfig.errorLinger` (see there for why).
  *
  * @since 0.1.0
  * @category decoding
  */
 export const linger = <A, E>(
   pull: Pull.Pull<A, E>,
-  duration: Effect.Effect<void> = Effect.sleep(Config.errorLinger)
+  duration: Effect.Effect<void> = Effect.sleep(FilesConfig.errorLinger)
 ): Effect.Effect<void> =>
   Effect.raceFirst(
     pull.pipe(Effect.forever, Effect.ignore),

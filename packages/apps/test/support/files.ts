@@ -9,8 +9,12 @@ import * as Faults from "@socket-to-me/testkit/Faults"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import type * as Server from "@socket-to-me/core/Server"
 import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
@@ -174,3 +178,31 @@ export const wireFrames = (...payloads: ReadonlyArray<Uint8Array>) =>
 /** Decodes server frame payloads into messages (data frames as `Data`). */
 export const decodeReplies = (payloads: ReadonlyArray<Uint8Array>) =>
   Effect.forEach(payloads, (payload) => Protocol.decodeServerFrame(payload))
+
+/** One captured log line, with its annotations and the rendering of its cause (empty without one). */
+export interface LogLine {
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+  readonly cause: string
+}
+
+/**
+ * A logger that records every line that reaches it instead of printing
+ * it: tests assert on what the server logs, at which level, and with which
+ * annotations.
+ */
+export const captureLogs = () => {
+  const lines: Array<LogLine> = []
+  const logger = Logger.make<unknown, void>(({ cause, fiber, logLevel, message }) => {
+    lines.push({
+      level: logLevel,
+      message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
+      annotations: { ...fiber.getRef(References.CurrentLogAnnotations) },
+      cause: cause.reasons.length > 0 ? Cause.pretty(cause) : ""
+    })
+  })
+  const provide = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provideService(self, Logger.CurrentLoggers, new Set([logger]))
+  return { lines, provide }
+}
