@@ -18,7 +18,8 @@
  * (`--send` and `--file` in MiB.) Bounded: every wait has a deadline, and a
  * hard timer ends the run.
  */
-import * as Config from "../packages/core/src/Config.ts"
+import * as Config from "@socket-to-me/core/Config"
+import * as FilesConfig from "@socket-to-me/apps/files/FilesConfig"
 import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -66,7 +67,7 @@ const readSize = 64 * KiB
 const transportBound = Config.outboundQueueBytes + writableMark + 2 * (readableMark + readSize)
 // The files app's own for a download: its reply queue (two data frames) and
 // the disk read in hand (one frame).
-const filesAppBound = 3 * (Config.fileChunkBytes + 5)
+const filesAppBound = 3 * (FilesConfig.fileChunkBytes + 5)
 const perConnectionSlack = 64 * KiB
 
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`
