@@ -34,10 +34,15 @@ export const killAll = () => {
   for (const child of children) child.kill("SIGKILL")
 }
 
+// Our servers import the packages, which inside the repo resolve to their
+// TypeScript sources only under this condition (scripts/lib/node.mjs); the
+// references import none, so it costs them nothing.
+const sourceCondition = "--conditions=@socket-to-me/source"
+
 const launch = (core: number, args: ReadonlyArray<string>): ChildProcess => {
   const [command, ...rest] = pinned && taskset !== undefined
-    ? [taskset, "-c", String(core), process.execPath, ...args]
-    : [process.execPath, ...args]
+    ? [taskset, "-c", String(core), process.execPath, sourceCondition, ...args]
+    : [process.execPath, sourceCondition, ...args]
   const child = spawn(command!, rest, {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
