@@ -34,9 +34,8 @@ export const killAll = () => {
   for (const child of children) child.kill("SIGKILL")
 }
 
-// Our servers import the packages, which inside the repo resolve to their
-// TypeScript sources only under this condition (scripts/lib/node.mjs); the
-// references import none, so it costs them nothing.
+// The packages resolve to their TypeScript sources under this condition
+// (scripts/lib/node.mjs); the children's NODE_OPTIONS are cleared below.
 const sourceCondition = "--conditions=@socket-to-me/source"
 
 const launch = (core: number, args: ReadonlyArray<string>): ChildProcess => {
