@@ -5,10 +5,15 @@
  * Stage: frame decode and encode, between the connection's bytes and the
  * app. `handler(codec, app)` gives a byte-level `Connection.Handler`;
  * `handlerEncoded` does the same for an app that encodes its own output.
+ * An app that drives its input itself uses `decode` and `encode`, the two
+ * halves of what `handler` runs, so its frames are timed and counted the
+ * same way. Where only decoding matters, a codec is taken as
+ * `FrameCodec<In, never>`: any codec that decodes `In`, whatever it encodes.
  *
  * @since 0.1.0
  */
 import type * as Arr from "effect/Array"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -71,7 +76,7 @@ export interface Options {
  * @category decoding
  */
 export const decodeWithDeadline = <Frame, E, R>(
-  codec: FrameCodec.FrameCodec<Frame>,
+  codec: FrameCodec.FrameCodec<Frame, never>,
   bytes: Stream.Stream<Uint8Array, E, R>,
   deadline: Duration.Input
 ): Stream.Stream<Frame, E | ConnectionError.ConnectionError, R> => {
@@ -174,36 +179,82 @@ export const decodeWithDeadline = <Frame, E, R>(
   })))
 }
 
+// Counts each chunk of frames in `counter`, with the context (registry and
+// the server's attributes) captured once per connection.
+const counting = (counter: typeof Metrics.framesIn, context: Context.Context<never>) =>
+<A>(frames: Arr.NonEmptyReadonlyArray<A>) => {
+  Metrics.addUnsafe(counter, frames.length, context)
+  return frames
+}
+
+const decodeCounted = <In, E, R>(
+  codec: FrameCodec.FrameCodec<In, never>,
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: Options,
+  context: Context.Context<never>
+): Stream.Stream<In, E | ConnectionError.ConnectionError, R> =>
+  decodeWithDeadline(codec, bytes, options.frameDeadline ?? Config.frameDeadline).pipe(
+    Stream.mapArray(counting(Metrics.framesIn, context))
+  )
+
+/**
+ * The frame stage's input side, as `handler` runs it: decodes `bytes` with
+ * `codec` and the frame deadline (`Options.frameDeadline`), and counts the
+ * frames in `Metrics.framesIn`. For an app that drives its connection's
+ * input itself instead of through `handler` (the files server pulls frames
+ * as its conversation needs them).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = <In, E, R>(
+  codec: FrameCodec.FrameCodec<In, never>,
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: Options = {}
+): Stream.Stream<In, E | ConnectionError.ConnectionError, R> =>
+  Stream.unwrap(Effect.map(Effect.context<never>(), (context) => decodeCounted(codec, bytes, options, context)))
+
+/**
+ * The frame stage's output side, as `handler` runs it: counts `frames` in
+ * `Metrics.framesOut` and encodes them with `codec`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = <Out, E, R>(
+  codec: FrameCodec.FrameCodec<unknown, Out>,
+  frames: Stream.Stream<Out, E, R>
+): Stream.Stream<Uint8Array, E, R> =>
+  Stream.unwrap(
+    Effect.map(Effect.context<never>(), (context) => codec.encode(Stream.mapArray(frames, counting(Metrics.framesOut, context))))
+  )
+
 // Decodes the input with the frame deadline and counts frames both ways;
 // `output` turns the app's output into bytes.
-const framed = <Frame, Out, E, R>(
-  codec: FrameCodec.FrameCodec<Frame>,
-  app: FramedApp<Frame, Out, E, R>,
+const framed = <In, Out, E, R>(
+  codec: FrameCodec.FrameCodec<In, never>,
+  app: FramedApp<In, Out, E, R>,
   options: Options,
   output: (frames: Stream.Stream<Out, E | ConnectionError.ConnectionError, R>) => Stream.Stream<Uint8Array, E | ConnectionError.ConnectionError, R>
 ): Connection.Handler<E, R> =>
 (input, info) =>
   Stream.unwrap(Effect.map(Effect.context<never>(), (context) => {
-    const count = (counter: typeof Metrics.framesIn) => <A>(frames: Arr.NonEmptyReadonlyArray<A>) => {
-      Metrics.addUnsafe(counter, frames.length, context)
-      return frames
-    }
-    const frames = decodeWithDeadline(codec, input, options.frameDeadline ?? Config.frameDeadline).pipe(
-      Stream.mapArray(count(Metrics.framesIn))
-    )
-    return output(app(frames, info).pipe(Stream.mapArray(count(Metrics.framesOut))))
+    const frames = decodeCounted(codec, input, options, context)
+    return output(app(frames, info).pipe(Stream.mapArray(counting(Metrics.framesOut, context))))
   }))
 
 /**
  * Turns a framed app into a byte-level connection handler: input bytes are
- * decoded (with the frame deadline), output frames encoded, both with `codec`.
+ * decoded (with the frame deadline), output frames encoded, both with
+ * `codec`, and frames are counted both ways (`Metrics.framesIn`,
+ * `Metrics.framesOut`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const handler = <Frame, E, R>(
-  codec: FrameCodec.FrameCodec<Frame>,
-  app: FramedApp<Frame, Frame, E, R>,
+export const handler = <In, Out, E, R>(
+  codec: FrameCodec.FrameCodec<In, Out>,
+  app: FramedApp<In, Out, E, R>,
   options: Options = {}
 ): Connection.Handler<E, R> => framed(codec, app, options, codec.encode)
 
@@ -219,8 +270,8 @@ export const handler = <Frame, E, R>(
  * @since 0.1.0
  * @category constructors
  */
-export const handlerEncoded = <Frame, E, R>(
-  codec: FrameCodec.FrameCodec<Frame>,
-  app: FramedApp<Frame, Uint8Array, E, R>,
+export const handlerEncoded = <In, E, R>(
+  codec: FrameCodec.FrameCodec<In, never>,
+  app: FramedApp<In, Uint8Array, E, R>,
   options: Options = {}
 ): Connection.Handler<E, R> => framed(codec, app, options, (bytes) => bytes)

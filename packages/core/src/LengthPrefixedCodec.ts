@@ -14,13 +14,11 @@
  * @since 0.1.0
  */
 import * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
-import type * as FrameCodec from "./FrameCodec.ts"
+import * as FrameCodec from "./FrameCodec.ts"
 
 /**
  * Options of {@link make}.
@@ -86,125 +84,81 @@ const assembling: Cutter<Uint8Array> = { whole: (view) => view, spread: join }
 
 const inParts: Cutter<Parts> = { whole: (view) => [view], spread: (parts) => parts }
 
-const decodeWith = <Frame>(limit: number, cutter: Cutter<Frame>) =>
-<E, R>(
-  bytes: Stream.Stream<Uint8Array, E, R>,
-  options?: FrameCodec.DecodeOptions
-): Stream.Stream<Frame, E | ConnectionError.ConnectionError, R> =>
-  Stream.transformPull(bytes, (upstream) =>
-    Effect.sync(() => {
-      // A prefix split across reads is gathered here.
-      const prefix = new Uint8Array(prefixBytes)
-      let prefixFilled = 0
-      // The payload being gathered across reads: its announced size (-1 while
-      // reading a prefix) and the views of the reads holding it so far. Views,
-      // not copies, so the payload is copied at most once, when complete, and
-      // memory grows with bytes received, never with bytes merely announced.
-      let expected = -1
-      let parts: Arr.NonEmptyArray<Uint8Array> | undefined
-      let received = 0
-      // Set once the decoder has failed or input has ended; later pulls repeat
-      // it without touching upstream again.
-      let failure: ConnectionError.ConnectionError | undefined
-      let ended = false
+const decoder = <Frame>(limit: number, cutter: Cutter<Frame>) => (): FrameCodec.Decoder<Frame> => {
+  // A prefix split across reads is gathered here.
+  const prefix = new Uint8Array(prefixBytes)
+  let prefixFilled = 0
+  // The payload being gathered across reads: its announced size (-1 while
+  // reading a prefix) and the views of the reads holding it so far. Views,
+  // not copies, so the payload is copied at most once, when complete, and
+  // memory grows with bytes received, never with bytes merely announced.
+  let expected = -1
+  let parts: Arr.NonEmptyArray<Uint8Array> | undefined
+  let received = 0
 
-      const complete = (): Frame => {
-        const frame = cutter.spread(parts!, expected)
-        parts = undefined
-        received = 0
-        expected = -1
-        return frame
-      }
+  const complete = (): Frame => {
+    const frame = cutter.spread(parts!, expected)
+    parts = undefined
+    received = 0
+    expected = -1
+    return frame
+  }
 
-      // Cuts every complete frame of `chunks` into `out`. Returns the error
-      // that stops decoding; frames before it are still in `out`.
-      const step = (
-        chunks: Arr.NonEmptyReadonlyArray<Uint8Array>,
-        out: Array<Frame>
-      ): ConnectionError.ConnectionError | undefined => {
-        for (let c = 0; c < chunks.length; c++) {
-          const chunk = chunks[c]!
-          const length = chunk.length
-          let offset = 0
-          while (offset < length) {
-            if (expected < 0) {
-              let size: number
-              if (prefixFilled === 0 && length - offset >= prefixBytes) {
-                size = readU32(chunk, offset)
-                offset += prefixBytes
-              } else {
-                const n = Math.min(prefixBytes - prefixFilled, length - offset)
-                prefix.set(chunk.subarray(offset, offset + n), prefixFilled)
-                prefixFilled += n
-                offset += n
-                if (prefixFilled < prefixBytes) break
-                prefixFilled = 0
-                size = readU32(prefix, 0)
-              }
-              if (size > limit) {
-                return ConnectionError.make(new ConnectionError.FrameTooLarge({ size, limit }))
-              }
-              if (length - offset >= size) {
-                out.push(cutter.whole(chunk.subarray(offset, offset + size)))
-                offset += size
-                continue
-              }
-              expected = size
-            }
-            const n = Math.min(expected - received, length - offset)
-            if (n > 0) {
-              const part = chunk.subarray(offset, offset + n)
-              if (parts === undefined) parts = [part]
-              else parts.push(part)
-              received += n
-              offset += n
-            }
-            if (received === expected) out.push(complete())
+  return {
+    step: (chunk, out) => {
+      const length = chunk.length
+      let offset = 0
+      while (offset < length) {
+        if (expected < 0) {
+          let size: number
+          if (prefixFilled === 0 && length - offset >= prefixBytes) {
+            size = readU32(chunk, offset)
+            offset += prefixBytes
+          } else {
+            const n = Math.min(prefixBytes - prefixFilled, length - offset)
+            prefix.set(chunk.subarray(offset, offset + n), prefixFilled)
+            prefixFilled += n
+            offset += n
+            if (prefixFilled < prefixBytes) break
+            prefixFilled = 0
+            size = readU32(prefix, 0)
           }
+          if (size > limit) return new ConnectionError.FrameTooLarge({ size, limit })
+          if (length - offset >= size) {
+            out.push(cutter.whole(chunk.subarray(offset, offset + size)))
+            offset += size
+            continue
+          }
+          expected = size
         }
-        return undefined
+        const n = Math.min(expected - received, length - offset)
+        if (n > 0) {
+          const part = chunk.subarray(offset, offset + n)
+          if (parts === undefined) parts = [part]
+          else parts.push(part)
+          received += n
+          offset += n
+        }
+        if (received === expected) out.push(complete())
       }
-
-      const flush = (): ConnectionError.ConnectionError | undefined => {
-        if (expected >= 0) {
-          return ConnectionError.make(
-            new ConnectionError.PeerClosed({
-              detail: `input ended after ${received} of ${expected} payload bytes of a frame`
-            })
-          )
-        }
-        if (prefixFilled > 0) {
-          return ConnectionError.make(
-            new ConnectionError.PeerClosed({
-              detail: `input ended after ${prefixFilled} of ${prefixBytes} length prefix bytes`
-            })
-          )
-        }
-        return undefined
-      }
-
-      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Frame>, E | ConnectionError.ConnectionError> = Effect
-        .suspend(() => {
-          if (failure !== undefined) return Effect.fail(failure)
-          if (ended) return Cause.done()
-          return Pull.matchEffect(upstream, {
-            onSuccess: (chunks) => {
-              const out: Array<Frame> = []
-              failure = step(chunks, out)
-              options?.onPartial?.(prefixFilled > 0 || expected >= 0, out.length > 0)
-              if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
-              return failure !== undefined ? Effect.fail(failure) : pull
-            },
-            onFailure: Effect.failCause,
-            onDone: (): Pull.Pull<never, ConnectionError.ConnectionError> => {
-              ended = true
-              failure = flush()
-              return failure !== undefined ? Effect.fail(failure) : Cause.done()
-            }
-          })
+      return undefined
+    },
+    flush: () => {
+      if (expected >= 0) {
+        return new ConnectionError.PeerClosed({
+          detail: `input ended after ${received} of ${expected} payload bytes of a frame`
         })
-      return pull
-    }))
+      }
+      if (prefixFilled > 0) {
+        return new ConnectionError.PeerClosed({
+          detail: `input ended after ${prefixFilled} of ${prefixBytes} length prefix bytes`
+        })
+      }
+      return undefined
+    },
+    partial: () => prefixFilled > 0 || expected >= 0
+  }
+}
 
 // A frame's payload size, and its bytes copied into `into` at `offset`.
 interface Writer<Frame> {
@@ -280,7 +234,7 @@ const encodeWith = <Frame>(writer: Writer<Frame>) =>
  */
 export const make = (options?: Options): FrameCodec.FrameCodec<Uint8Array> => {
   const limit = options?.maxFrameBytes ?? Config.maxFrameBytes
-  return { name: "length-prefixed", decode: decodeWith(limit, assembling), encode: encodeWith(writeWhole) }
+  return FrameCodec.make({ name: "length-prefixed", decoder: decoder(limit, assembling), encode: encodeWith(writeWhole) })
 }
 
 /**
@@ -301,7 +255,7 @@ export const make = (options?: Options): FrameCodec.FrameCodec<Uint8Array> => {
  */
 export const makeParts = (options?: Options): FrameCodec.FrameCodec<Parts> => {
   const limit = options?.maxFrameBytes ?? Config.maxFrameBytes
-  return { name: "length-prefixed", decode: decodeWith(limit, inParts), encode: encodeWith(writeParts) }
+  return FrameCodec.make({ name: "length-prefixed", decoder: decoder(limit, inParts), encode: encodeWith(writeParts) })
 }
 
 /**

@@ -12,13 +12,10 @@
  * @since 0.1.0
  */
 import * as Arr from "effect/Array"
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
-import * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
-import type * as FrameCodec from "./FrameCodec.ts"
+import * as FrameCodec from "./FrameCodec.ts"
 
 /**
  * Options of {@link make}.
@@ -49,119 +46,75 @@ const utf8Encoder = new TextEncoder()
 // up to the cap (plus one byte for a CR whose LF has not arrived yet).
 const initialPendingBytes = 256
 
-const tooLarge = (size: number, limit: number): ConnectionError.ConnectionError =>
-  ConnectionError.make(new ConnectionError.FrameTooLarge({ size, limit }))
+const tooLarge = (size: number, limit: number): ConnectionError.ConnectionErrorReason =>
+  new ConnectionError.FrameTooLarge({ size, limit })
 
-const decodeWith = (limit: number) =>
-<E, R>(
-  bytes: Stream.Stream<Uint8Array, E, R>,
-  options?: FrameCodec.DecodeOptions
-): Stream.Stream<string, E | ConnectionError.ConnectionError, R> =>
-  Stream.transformPull(bytes, (upstream) =>
-    Effect.sync(() => {
-      // The partial line carried over from earlier chunks: `buffer[0, pending)`.
-      // A copy, so the line cannot change if upstream reuses its buffers, and
-      // so a short tail does not pin a whole read buffer in memory.
-      let buffer = new Uint8Array(0)
-      let pending = 0
-      // Set once the decoder has failed or input has ended; later pulls repeat
-      // it without touching upstream again.
-      let failure: ConnectionError.ConnectionError | undefined
-      let ended = false
+const decoder = (limit: number) => (): FrameCodec.Decoder<string> => {
+  // The partial line carried over from earlier chunks: `buffer[0, pending)`.
+  // A copy, so the line cannot change if upstream reuses its buffers, and
+  // so a short tail does not pin a whole read buffer in memory.
+  let buffer = new Uint8Array(0)
+  let pending = 0
 
-      const append = (chunk: Uint8Array, from: number, to: number): void => {
-        const needed = pending + to - from
-        if (needed > buffer.length) {
-          // Callers check the cap first, so `needed <= limit + 1` here.
-          const grown = new Uint8Array(Math.max(needed, Math.min(limit + 1, Math.max(initialPendingBytes, buffer.length * 2))))
-          grown.set(buffer.subarray(0, pending))
-          buffer = grown
+  const append = (chunk: Uint8Array, from: number, to: number): void => {
+    const needed = pending + to - from
+    if (needed > buffer.length) {
+      // Callers check the cap first, so `needed <= limit + 1` here.
+      const grown = new Uint8Array(Math.max(needed, Math.min(limit + 1, Math.max(initialPendingBytes, buffer.length * 2))))
+      grown.set(buffer.subarray(0, pending))
+      buffer = grown
+    }
+    buffer.set(chunk.subarray(from, to), pending)
+    pending = needed
+  }
+
+  return {
+    step: (chunk, out) => {
+      let start = 0
+      let lf = chunk.indexOf(LF)
+      while (lf !== -1) {
+        if (pending === 0) {
+          const end = lf > start && chunk[lf - 1] === CR ? lf - 1 : lf
+          if (end - start > limit) return tooLarge(end - start, limit)
+          out.push(end === start ? "" : utf8.decode(chunk.subarray(start, end)))
+        } else {
+          // The CR of a CRLF may be the last pending byte when LF opens this chunk.
+          const endsWithCR = lf > start ? chunk[lf - 1] === CR : buffer[pending - 1] === CR
+          const size = pending + lf - start - (endsWithCR ? 1 : 0)
+          if (size > limit) return tooLarge(size, limit)
+          append(chunk, start, lf)
+          out.push(utf8.decode(buffer.subarray(0, size)))
+          pending = 0
         }
-        buffer.set(chunk.subarray(from, to), pending)
-        pending = needed
+        start = lf + 1
+        lf = chunk.indexOf(LF, start)
       }
-
-      // Cuts every complete line of `chunks` into `out`. Returns the error
-      // that stops decoding; lines before it are still in `out`.
-      const step = (
-        chunks: Arr.NonEmptyReadonlyArray<Uint8Array>,
-        out: Array<string>
-      ): ConnectionError.ConnectionError | undefined => {
-        for (let c = 0; c < chunks.length; c++) {
-          const chunk = chunks[c]!
-          let start = 0
-          let lf = chunk.indexOf(LF)
-          while (lf !== -1) {
-            if (pending === 0) {
-              const end = lf > start && chunk[lf - 1] === CR ? lf - 1 : lf
-              if (end - start > limit) return tooLarge(end - start, limit)
-              out.push(end === start ? "" : utf8.decode(chunk.subarray(start, end)))
-            } else {
-              // The CR of a CRLF may be the last pending byte when LF opens this chunk.
-              const endsWithCR = lf > start ? chunk[lf - 1] === CR : buffer[pending - 1] === CR
-              const size = pending + lf - start - (endsWithCR ? 1 : 0)
-              if (size > limit) return tooLarge(size, limit)
-              append(chunk, start, lf)
-              out.push(utf8.decode(buffer.subarray(0, size)))
-              pending = 0
-            }
-            start = lf + 1
-            lf = chunk.indexOf(LF, start)
-          }
-          if (start < chunk.length) {
-            // A partial line may end in the CR of a CRLF whose LF is still on
-            // its way, so it may hold `limit + 1` bytes if the last is CR.
-            const size = pending + chunk.length - start
-            if (size > limit + 1 || (size === limit + 1 && chunk[chunk.length - 1] !== CR)) {
-              return tooLarge(size, limit)
-            }
-            append(chunk, start, chunk.length)
-          }
+      if (start < chunk.length) {
+        // A partial line may end in the CR of a CRLF whose LF is still on
+        // its way, so it may hold `limit + 1` bytes if the last is CR.
+        const size = pending + chunk.length - start
+        if (size > limit + 1 || (size === limit + 1 && chunk[chunk.length - 1] !== CR)) {
+          return tooLarge(size, limit)
         }
-        return undefined
+        append(chunk, start, chunk.length)
       }
-
-      // At end of input a partial line is emitted as the last line: text
-      // protocols are often driven from `nc` or scripts whose last line has
-      // no newline, and dropping it would silently lose a command. Its CR,
-      // if any, is content (only CRLF is a terminator).
-      const flush = (out: Array<string>): ConnectionError.ConnectionError | undefined => {
-        if (pending === 0) return undefined
-        const size = pending
-        pending = 0
-        if (size > limit) return tooLarge(size, limit)
-        out.push(utf8.decode(buffer.subarray(0, size)))
-        return undefined
-      }
-
-      const emit = (out: Array<string>): Pull.Pull<Arr.NonEmptyReadonlyArray<string>, ConnectionError.ConnectionError> | undefined => {
-        if (Arr.isArrayNonEmpty(out)) return Effect.succeed(out)
-        return failure !== undefined ? Effect.fail(failure) : undefined
-      }
-
-      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<string>, E | ConnectionError.ConnectionError> = Effect.suspend(
-        () => {
-          if (failure !== undefined) return Effect.fail(failure)
-          if (ended) return Cause.done()
-          return Pull.matchEffect(upstream, {
-            onSuccess: (chunks) => {
-              const out: Array<string> = []
-              failure = step(chunks, out)
-              options?.onPartial?.(pending > 0, out.length > 0)
-              return emit(out) ?? pull
-            },
-            onFailure: Effect.failCause,
-            onDone: () => {
-              ended = true
-              const out: Array<string> = []
-              failure = flush(out)
-              return emit(out) ?? Cause.done()
-            }
-          })
-        }
-      )
-      return pull
-    }))
+      return undefined
+    },
+    // At end of input a partial line is emitted as the last line: text
+    // protocols are often driven from `nc` or scripts whose last line has
+    // no newline, and dropping it would silently lose a command. Its CR,
+    // if any, is content (only CRLF is a terminator).
+    flush: (out) => {
+      if (pending === 0) return undefined
+      const size = pending
+      pending = 0
+      if (size > limit) return tooLarge(size, limit)
+      out.push(utf8.decode(buffer.subarray(0, size)))
+      return undefined
+    },
+    partial: () => pending > 0
+  }
+}
 
 // One buffer per line, not per chunk of lines: a chunk may be a large batch
 // (a chat outbox catching up), and the connection's outbound queue counts
@@ -260,7 +213,7 @@ export const makeEncoder = (): LineEncoder => {
  */
 export const make = (options?: Options): FrameCodec.FrameCodec<string> => {
   const limit = options?.maxLineBytes ?? Config.maxLineBytes
-  return { name: "lines", decode: decodeWith(limit), encode }
+  return FrameCodec.make({ name: "lines", decoder: decoder(limit), encode })
 }
 
 /**

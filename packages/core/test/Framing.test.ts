@@ -3,12 +3,16 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
+// Core does not depend on the testkit package; its tests reach it by path.
+import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as ConnectionError from "../src/ConnectionError.ts"
 import * as Framing from "../src/Framing.ts"
 import * as LengthPrefixedCodec from "../src/LengthPrefixedCodec.ts"
 import * as LineCodec from "../src/LineCodec.ts"
+import * as Metrics from "../src/Metrics.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
 
@@ -114,4 +118,16 @@ describe("Framing.decodeWithDeadline, frames that straddle reads", () => {
       assert.isTrue(Exit.isSuccess(exit), "no frame took longer than the deadline")
       assert.strictEqual(frames.length, 10)
     }))
+})
+
+describe("Framing.decode and Framing.encode", () => {
+  it.effect("count the frames they decode and encode, as a framed handler does", () =>
+    Effect.gen(function*() {
+      const decoded = yield* Stream.runCollect(Framing.decode(LineCodec.lines, Stream.make(text("a\nb\nc"), text("\n"))))
+      const encoded = yield* Stream.runCollect(Framing.encode(LineCodec.lines, Stream.make("x", "y")))
+      assert.deepStrictEqual(decoded, ["a", "b", "c"])
+      assert.strictEqual(new TextDecoder().decode(Bytes.concat(encoded)), "x\ny\n")
+      assert.strictEqual((yield* Metric.value(Metrics.framesIn)).count, 3)
+      assert.strictEqual((yield* Metric.value(Metrics.framesOut)).count, 2)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

@@ -3,7 +3,7 @@
  * spoken over the files protocol and served from the `FileStore`.
  *
  * Stage: app. Bytes are cut into frames by the length-prefixed codec, with
- * core's frame deadline (`Framing.decodeWithDeadline`), frames are decoded
+ * core's frame deadline and frame metrics (`Framing.decode`), frames are decoded
  * by `Protocol`, and the
  * conversation runs in one fiber that reads frames as it needs them and
  * offers replies to a small bounded queue: file bytes move from socket to
@@ -59,12 +59,12 @@ export interface Options {
   readonly errorLinger?: Duration.Input | undefined
 }
 
-// Wire chunks waiting for the connection's write stage: 4 are 2 data frames
-// (header and body each), so a download holds at most two frames here, one
-// in the disk read in hand, and the write stage's bound beyond: enough to
-// keep the socket busy while the next frame is read, and a peer that does
-// not read stalls the disk reads at once.
-const replyQueueChunks = 4
+// Reply frames waiting to be encoded for the connection's write stage: a
+// download holds at most two data frames here, one in the disk read in hand,
+// and the write stage's byte bound beyond: enough to keep the socket busy
+// while the next frame is read, and a peer that does not read stalls the
+// disk reads at once.
+const replyQueueFrames = 2
 
 /**
  * Connection ends that leave a partial upload resumable: the peer went
@@ -100,7 +100,7 @@ const toIso = (millis: number): string => DateTime.formatIso(DateTime.makeUnsafe
  * @category handlers
  */
 export const handler = (options: Options = {}): Connection.Handler<never, FileStore.FileStore> => {
-  const codec = Protocol.partsCodec(options.chunkBytes)
+  const codec = Protocol.serverCodec(options.chunkBytes)
   const deadline = options.frameDeadline ?? Config.frameDeadline
   const lingerFor = Effect.sleep(options.errorLinger ?? FilesConfig.errorLinger)
   return (input, info) =>
@@ -110,19 +110,19 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
       // the rest of it can still be read and discarded (see `linger`).
       const rawPull = yield* Stream.toPull(input)
       const framePull = yield* Stream.toPull(
-        Framing.decodeWithDeadline(codec, Stream.fromPull(Effect.succeed(rawPull)), deadline)
+        Framing.decode(codec, Stream.fromPull(Effect.succeed(rawPull)), { frameDeadline: deadline })
       )
       // Replies are queued as wire bytes: control frames encoded whole, file
       // bytes as header/view pairs (no copy), so that the writer sends many
       // frames per socket write.
-      return Stream.callback<Uint8Array, ConnectionError.ConnectionError>(
+      return Framing.encode(codec, Stream.callback<Protocol.WireFrame, ConnectionError.ConnectionError>(
         (queue) =>
           converse(store, framePull, rawPull, queue, lingerFor).pipe(
             Effect.andThen(Queue.end(queue)),
             Effect.annotateLogs({ connection: info.id, peer: info.remoteAddress })
           ),
-        { bufferSize: replyQueueChunks, strategy: "suspend" }
-      )
+        { bufferSize: replyQueueFrames, strategy: "suspend" }
+      ))
     }))
 }
 
@@ -130,12 +130,12 @@ const converse = (
   store: FileStore.FileStore["Service"],
   framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<LengthPrefixedCodec.Parts>, ConnectionError.ConnectionError>,
   rawPull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError>,
-  queue: Queue.Queue<Uint8Array, ConnectionError.ConnectionError | Cause.Done>,
+  queue: Queue.Queue<Protocol.WireFrame, ConnectionError.ConnectionError | Cause.Done>,
   lingerFor: Effect.Effect<void>
 ): Effect.Effect<void, ConnectionError.ConnectionError> => {
   const frames = Protocol.reader(framePull)
   const send = (message: Protocol.ServerMessage) =>
-    Effect.flatMap(Protocol.encodeServer(message), (payload) => Queue.offer(queue, Protocol.wire(payload)))
+    Effect.flatMap(Protocol.encodeServer(message), (payload) => Queue.offer(queue, [Protocol.wire(payload)]))
   const sendError = (reason: FilesError.ServerReason) =>
     send({ type: "error", code: FilesError.code(reason), message: reason.message })
 
@@ -213,7 +213,7 @@ const converse = (
       )
       yield* Stream.runForEachArray(
         file.read(offset),
-        (chunks) => Queue.offerAll(queue, chunks.flatMap((chunk) => [Protocol.dataFrameHeader(chunk.length), chunk]))
+        (chunks) => Queue.offerAll(queue, chunks.map((chunk) => [Protocol.dataFrameHeader(chunk.length), chunk] as const))
       )
     }))
 

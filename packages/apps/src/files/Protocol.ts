@@ -15,13 +15,15 @@
  * @since 0.1.0
  */
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import type * as FrameCodec from "@socket-to-me/core/FrameCodec"
 import * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
-import type * as Arr from "effect/Array"
+import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as FilesConfig from "./FilesConfig.ts"
 import * as FilesError from "./FilesError.ts"
 
@@ -78,6 +80,29 @@ export const codec = (chunkBytes?: number) => LengthPrefixedCodec.make({ maxFram
  */
 export const partsCodec = (chunkBytes?: number) =>
   LengthPrefixedCodec.makeParts({ maxFrameBytes: maxFrameBytes(chunkBytes) })
+
+/**
+ * A frame as the server writes it: views whose concatenation is the
+ * frame's wire bytes. A control reply is one buffer ({@link wire}); a data
+ * frame is its header ({@link dataFrameHeader}) and a view of the file
+ * bytes, which so go to the socket without being copied into a frame.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export type WireFrame = Arr.NonEmptyReadonlyArray<Uint8Array>
+
+/**
+ * The server's codec: reads frames as parts ({@link partsCodec}) and
+ * writes {@link WireFrame}s, passing their views on as they are.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const serverCodec = (chunkBytes?: number): FrameCodec.FrameCodec<LengthPrefixedCodec.Parts, WireFrame> => ({
+  ...partsCodec(chunkBytes),
+  encode: (frames) => Stream.mapArray(frames, Arr.flatten)
+})
 
 // -----------------------------------------------------------------------------
 // Fields
