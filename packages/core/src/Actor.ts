@@ -29,6 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -225,8 +226,8 @@ export interface Actor<M> {
 
 interface Envelope<M> {
   readonly message: M
-  /** For an `ask`: fails its reply (a no-op once the handler completed it). */
-  readonly failReply: ((error: ActorError) => Effect.Effect<boolean>) | undefined
+  /** For an `ask`: its reply, which the actor fails if the handler leaves it unanswered. */
+  readonly reply: Reply<unknown, unknown> | undefined
 }
 
 /**
@@ -243,26 +244,30 @@ export const make = Effect.fnUntraced(function*<S, M, E = never, R = never>(
   const supervision: Supervision<S, E> = options.supervision ?? restart<S, E>()
   const mailbox = yield* Queue.bounded<Envelope<M>>(Math.max(1, options.mailboxSize ?? Config.actorMailboxSize))
   const stopped = yield* Deferred.make<void>()
-  const fail = (reason: ActorErrorReason) => new ActorError({ reason })
-  const stoppedError = fail(new ActorStopped({ actor: name }))
+  // Errors are built only when something fails: an Error captures a stack
+  // trace, which costs more than a whole ask. ActorStopped is built once,
+  // when first needed, and shared by every message it fails.
+  const failure = (reason: ActorErrorReason) => Exit.fail(new ActorError({ reason }))
+  let stoppedFailure: Exit.Exit<never, ActorError> | undefined
+  const stoppedExit = () => (stoppedFailure ??= failure(new ActorStopped({ actor: name })))
+  // A no-op when the reply is already complete (the handler answered it).
+  const failReply = (reply: Reply<unknown, unknown>, exit: Exit.Exit<never, ActorError>) => {
+    Deferred.doneUnsafe(reply, exit)
+  }
+  // The message being handled. Owned by the actor's fiber: its loop sets
+  // it, its finalizer fails its reply if the actor stops in the middle.
+  let current: Envelope<M> | undefined
 
-  // Handles one envelope; returns the next state, or `undefined` to stop.
-  const handle = Effect.fnUntraced(function*(state: S, envelope: Envelope<M>, restarts: Array<number>) {
-    const exit = yield* Effect.exit(Effect.suspend(() => behavior.receive(state, envelope.message)))
-    if (Exit.isSuccess(exit)) {
-      if (envelope.failReply !== undefined) yield* envelope.failReply(fail(new NoReply({ actor: name })))
-      return Option.some(exit.value)
-    }
-    const cause = exit.cause
-    if (Cause.hasInterruptsOnly(cause)) {
-      // The actor is being stopped in the middle of this message.
-      if (envelope.failReply !== undefined) yield* envelope.failReply(stoppedError)
-      return Option.none()
-    }
-    if (envelope.failReply !== undefined) yield* envelope.failReply(fail(new MessageFailed({ actor: name, cause })))
+  // After a failed message: answer its asker, log, and apply the
+  // supervision policy. Returns the next state, or none to stop.
+  const recover = Effect.fnUntraced(function*(state: S, envelope: Envelope<M>, cause: Cause.Cause<E>, restarts: Array<number>) {
+    // The actor is being stopped in the middle of this message: the
+    // finalizer fails its reply with ActorStopped.
+    if (Cause.hasInterruptsOnly(cause)) return Option.none<S>()
+    if (envelope.reply !== undefined) failReply(envelope.reply, failure(new MessageFailed({ actor: name, cause })))
     if (supervision._tag === "Stop") {
       yield* Effect.logWarning("actor message failed; stopping (policy: stop)", Cause.pretty(cause))
-      return Option.none()
+      return Option.none<S>()
     }
     // Restart intensity: drop restarts older than the window, count this one.
     const now = yield* Clock.currentTimeMillis
@@ -274,7 +279,7 @@ export const make = Effect.fnUntraced(function*<S, M, E = never, R = never>(
         `actor message failed; stopping after ${restarts.length} restarts within ${Duration.format(supervision.within)}`,
         Cause.pretty(cause)
       )
-      return Option.none()
+      return Option.none<S>()
     }
     yield* Effect.logWarning("actor message failed; restarting", Cause.pretty(cause))
     const onRestart = supervision.onRestart
@@ -282,7 +287,24 @@ export const make = Effect.fnUntraced(function*<S, M, E = never, R = never>(
     const next = yield* Effect.exit(Effect.sync(() => onRestart(state, cause)))
     if (Exit.isSuccess(next)) return Option.some(next.value)
     yield* Effect.logError("actor onRestart failed; stopping", Cause.pretty(next.cause))
-    return Option.none()
+    return Option.none<S>()
+  })
+
+  // Stops in one synchronous step, so that no sender slips in between.
+  // Shutting the mailbox down refuses every later message and every sender
+  // still waiting for room (ActorStopped at the offer); the message being
+  // handled and the queued ones, which the shutdown drops, get
+  // ActorStopped in their replies. So every ask is answered, and `ask` needs
+  // no race against the actor stopping.
+  const close = Effect.sync(() => {
+    const queued = MutableList.takeAll(mailbox.messages)
+    Queue.shutdownUnsafe(mailbox)
+    if (current?.reply !== undefined) failReply(current.reply, stoppedExit())
+    current = undefined
+    for (const envelope of queued) {
+      if (envelope.reply !== undefined) failReply(envelope.reply, stoppedExit())
+    }
+    Deferred.doneUnsafe(stopped, Exit.void)
   })
 
   const loop = Effect.gen(function*() {
@@ -290,36 +312,39 @@ export const make = Effect.fnUntraced(function*<S, M, E = never, R = never>(
     let state = behavior.initial
     const restarts: Array<number> = []
     while (true) {
+      // Queue.take hands the message over in the same step as the code
+      // below runs, so an interruption cannot fall between them and lose it.
       const envelope = yield* Queue.take(mailbox)
-      const next = yield* handle(state, envelope, restarts)
-      if (Option.isNone(next)) return
-      state = next.value
+      current = envelope
+      const exit = yield* Effect.exit(Effect.suspend(() => behavior.receive(state, envelope.message)))
+      if (Exit.isSuccess(exit)) {
+        state = exit.value
+        const reply = envelope.reply
+        if (reply !== undefined && !Deferred.isDoneUnsafe(reply)) failReply(reply, failure(new NoReply({ actor: name })))
+      } else {
+        const next = yield* recover(state, envelope, exit.cause, restarts)
+        if (Option.isNone(next)) return
+        state = next.value
+      }
+      current = undefined
     }
-  }).pipe(
-    // Refuse new messages (waiting senders get `false`), drop the queued
-    // ones, and release every `ask` still waiting.
-    Effect.ensuring(Effect.andThen(Queue.shutdown(mailbox), Deferred.succeed(stopped, undefined))),
-    Effect.annotateLogs({ actor: name })
-  )
-  const fiber = yield* Effect.forkScoped(loop)
-
-  const offer = (envelope: Envelope<M>) =>
-    Effect.flatMap(Queue.offer(mailbox, envelope), (accepted) => accepted ? Effect.void : Effect.fail(stoppedError))
+  }).pipe(Effect.ensuring(close), Effect.annotateLogs({ actor: name }))
+  // Started at once, so that its finalizer is in place even if the scope
+  // closes before the scheduler would have run it.
+  const fiber = yield* Effect.forkScoped(loop, { startImmediately: true })
 
   const ask = <A, E2 = never>(message: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorError> =>
-    Effect.gen(function*() {
-      const reply = yield* Deferred.make<A, E2 | ActorError>()
-      yield* offer({ message: message(reply), failReply: (error) => Deferred.fail(reply, error) })
-      // The actor completes the reply, or stops first (its envelope was
-      // dropped, or it stopped mid-message): whichever comes first.
-      yield* Effect.raceFirst(Effect.exit(Deferred.await(reply)), Deferred.await(stopped))
-      const result = yield* Deferred.poll(reply)
-      return yield* Option.getOrElse(result, () => Effect.fail(stoppedError))
+    Effect.suspend(() => {
+      const reply = Deferred.makeUnsafe<A, E2 | ActorError>()
+      const envelope: Envelope<M> = { message: message(reply), reply: reply as Reply<unknown, unknown> }
+      // The actor answers or fails every reply it accepted (see close).
+      return Effect.flatMap(Queue.offer(mailbox, envelope), (accepted) => accepted ? Deferred.await(reply) : stoppedExit())
     })
 
   return {
     name,
-    tell: (message) => offer({ message, failReply: undefined }),
+    tell: (message) =>
+      Effect.flatMap(Queue.offer(mailbox, { message, reply: undefined }), (accepted) => accepted ? Effect.void : stoppedExit()),
     ask,
     stop: Effect.andThen(Fiber.interrupt(fiber), Deferred.await(stopped)),
     await: Deferred.await(stopped),
