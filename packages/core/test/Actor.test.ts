@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -64,6 +65,41 @@ const reasonOf = <A>(exit: Exit.Exit<A, unknown>): string | undefined => {
 // The failures below are expected; their warnings would only clutter the output.
 const quiet = Effect.provide(Logger.layer([]))
 
+// Forks `effect` and runs it at once, up to where it first waits (for its
+// reply, or for room in the mailbox): no scheduler turn is needed before
+// the test looks at the mailbox.
+const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+// Counts constructions of the actor's errors while the scope is open. Each
+// constructor assigns its fields (`reason`, `actor`) to the new object; a
+// setter for them on the prototype sees every assignment, then puts the
+// field on the object as the constructor would have.
+const countErrors = Effect.acquireRelease(
+  Effect.sync(() => {
+    const counter = { built: 0 }
+    const fields: Array<readonly [object, string]> = [
+      [Actor.ActorError.prototype, "reason"],
+      [Actor.ActorStopped.prototype, "actor"],
+      [Actor.MessageFailed.prototype, "actor"],
+      [Actor.NoReply.prototype, "actor"]
+    ]
+    for (const [prototype, key] of fields) {
+      Object.defineProperty(prototype, key, {
+        configurable: true,
+        set(this: object, value: unknown) {
+          counter.built++
+          Object.defineProperty(this, key, { value, writable: true, enumerable: true, configurable: true })
+        }
+      })
+    }
+    return { counter, fields }
+  }),
+  ({ fields }) =>
+    Effect.sync(() => {
+      for (const [prototype, key] of fields) Reflect.deleteProperty(prototype, key)
+    })
+).pipe(Effect.map(({ counter }) => counter))
+
 describe("Actor", () => {
   it.effect("handles messages in order and answers asks with the state at that point", () =>
     Effect.gen(function*() {
@@ -80,6 +116,21 @@ describe("Actor", () => {
       const actor = yield* Actor.make(counter)
       const exit = yield* Effect.exit(actor.ask<number, "refused">((reply) => ({ _tag: "Refuse", reply })))
       assert.deepStrictEqual(exit, Exit.fail("refused"))
+    }))
+
+  it.effect("a successful ask or tell builds no error object", () =>
+    Effect.gen(function*() {
+      const errors = yield* countErrors
+      const actor = yield* Actor.make(counter)
+      for (let i = 0; i < 100; i++) {
+        yield* actor.tell({ _tag: "Add", n: 1 })
+        assert.strictEqual(yield* get(actor), i + 1)
+      }
+      assert.strictEqual(errors.built, 0)
+      // The count does see the errors an actor builds: NoReply, in an ActorError.
+      const exit = yield* Effect.exit(actor.ask<number>((reply) => ({ _tag: "Forget", reply })))
+      assert.strictEqual(reasonOf(exit), "NoReply")
+      assert.strictEqual(errors.built, 2)
     }))
 
   it.effect("an ask the handler does not answer fails with NoReply", () =>
@@ -120,6 +171,10 @@ describe("Actor", () => {
       yield* actor.tell({ _tag: "Add", n: 5 })
       const exit = yield* Effect.exit(actor.ask<number>((reply) => ({ _tag: "Boom", reply })))
       assert.strictEqual(reasonOf(exit), "MessageFailed")
+      // The asker gets the handler's own cause.
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.isTrue(error instanceof Actor.ActorError && error.reason._tag === "MessageFailed")
+      assert.deepStrictEqual((error as Actor.ActorError & { reason: Actor.MessageFailed }).reason.cause, Cause.fail("boom"))
       assert.strictEqual(yield* get(actor), 0)
     }).pipe(quiet))
 
@@ -183,6 +238,34 @@ describe("Actor", () => {
       assert.strictEqual(reasonOf(yield* Fiber.await(inProgress)), "ActorStopped")
       assert.strictEqual(reasonOf(yield* Fiber.await(queued)), "ActorStopped")
       assert.strictEqual(reasonOf(yield* Effect.exit(actor.tell({ _tag: "Add", n: 1 }))), "ActorStopped")
+    }))
+
+  it.effect("stop fails the ask in progress, the queued asks and an ask waiting for room; a later ask fails at once", () =>
+    Effect.gen(function*() {
+      const actor = yield* Actor.make(counter, { mailboxSize: 2 })
+      const gate = yield* Deferred.make<void>() // never opened: the actor holds until stopped
+      const entered = yield* Deferred.make<void>()
+      const inProgress = yield* start(actor.ask<number>((reply) => ({ _tag: "Hold", gate, entered, reply })))
+      yield* Deferred.await(entered)
+      const queued = [yield* start(get(actor)), yield* start(get(actor))]
+      assert.strictEqual(yield* actor.mailboxSize, 2)
+      const waiting = yield* start(get(actor))
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* actor.stop
+      for (const fiber of [inProgress, ...queued, waiting]) {
+        assert.strictEqual(reasonOf(yield* Fiber.await(fiber)), "ActorStopped")
+      }
+      assert.strictEqual(reasonOf(yield* Effect.exit(get(actor))), "ActorStopped")
+      assert.strictEqual(yield* actor.mailboxSize, 0)
+    }))
+
+  it.effect("an actor whose scope closes before its fiber ran is stopped all the same", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const actor = yield* Actor.make(counter).pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+      yield* actor.await
+      assert.strictEqual(reasonOf(yield* Effect.exit(get(actor))), "ActorStopped")
     }))
 
   it.effect("a tell waiting on a full mailbox fails with ActorStopped when the actor stops", () =>
