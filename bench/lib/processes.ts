@@ -170,7 +170,7 @@ export const startServer = async (
   return { name, pid: child.pid!, port, memory, snapshot, stop, output }
 }
 
-/** The load generator process. */
+/** A process that takes commands over its IPC channel: the load generator, the actor-ask worker. */
 export interface Client {
   readonly pid: number
   readonly request: <A>(command: object, timeoutMs: number) => Promise<A>
@@ -178,8 +178,20 @@ export interface Client {
 }
 
 /** Starts bench/load.ts on the client core. */
-export const startClient = (): Client => {
-  const child = launch(clientCore, ["./bench/load.ts"])
+export const startClient = (): Client => startWorker("load generator", clientCore, "./bench/load.ts")
+
+/**
+ * Starts `script` on `core`; it answers each `{ id, command }` with
+ * `{ id, ok, result }` or `{ id, ok: false, error }`, and exits on
+ * `{ cmd: "exit" }` or when the run goes away.
+ */
+export const startWorker = (
+  name: string,
+  core: number,
+  script: string,
+  options: { readonly nodeFlags?: ReadonlyArray<string> } = {}
+): Client => {
+  const child = launch(core, [...(options.nodeFlags ?? []), script])
   const lines: Array<string> = []
   tail(child, "stderr", lines)
   tail(child, "stdout", lines)
@@ -194,17 +206,17 @@ export const startClient = (): Client => {
       }
       const timer = setTimeout(() => {
         cleanup()
-        reject(new Error(`load generator: no answer to ${JSON.stringify(command)} within ${timeoutMs} ms`))
+        reject(new Error(`${name}: no answer to ${JSON.stringify(command)} within ${timeoutMs} ms`))
       }, timeoutMs)
       const onMessage = (message: { readonly id: number; readonly ok: boolean; readonly result: A; readonly error: string }) => {
         if (message.id !== id) return
         cleanup()
         if (message.ok) resolve(message.result)
-        else reject(new Error(`load generator: ${message.error}`))
+        else reject(new Error(`${name}: ${message.error}`))
       }
       const onExit = (code: number | null, signal: string | null) => {
         cleanup()
-        reject(new Error(`load generator exited (${signal ?? code})\n${lines.join("\n")}`))
+        reject(new Error(`${name} exited (${signal ?? code})\n${lines.join("\n")}`))
       }
       child.on("message", onMessage)
       child.once("exit", onExit)
