@@ -13,6 +13,10 @@
  * - The actor's fiber is forked in the caller's `Scope`; closing the scope
  *   stops it. A stopped actor refuses new messages, drops the ones it had
  *   not handled, and every `ask` waiting on it fails with `ActorStopped`.
+ * - An `ask` is one offer and one wait on its reply, nothing more: no race
+ *   against the actor stopping (the actor fails the replies of the messages
+ *   it drops, as it stops) and no error built unless something fails (an
+ *   error captures a stack trace, which would cost more than the ask).
  * - A failure (typed error or defect) while handling one message is logged
  *   and the asker of that message gets `MessageFailed`; then the supervision
  *   policy either restarts the actor from a defined state (the initial state
