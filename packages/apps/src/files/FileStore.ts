@@ -566,9 +566,9 @@ const open = Effect.fnUntraced(function*(
     )
     yield* ensureSubfolder(stagingDirectory)
     const path = stagingPath(key)
-    // What is already staged decides where the client starts; space is
-    // checked for the rest before anything is created.
-    // (`undefined`: there is none.)
+    // What is already staged (`undefined`: nothing) decides where the
+    // client starts; space is checked for the rest before anything is
+    // created.
     const existing = yield* disk.lstat(path).pipe(
       Effect.map((stat) => stat.type === "file" && stat.size <= offer.size ? stat.size : -1),
       Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(undefined)),
