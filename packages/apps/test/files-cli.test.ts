@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Progress from "../src/cli/Progress.ts"
@@ -109,6 +110,50 @@ describe("socket-to-me files", () => {
       assert.strictEqual(code, 0)
     }
   }, 120_000)
+})
+
+describe("socket-to-me files serve, refusing to start", () => {
+  it("on a taken port it fails and leaves no folder behind; an existing folder is left as it was", async () => {
+    const cwd = Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-files-cli-"))
+    const taken = Net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const port = String((taken.address() as Net.AddressInfo).port)
+    try {
+      const fresh = await run(["files", "serve", "--dir", Path.join("new", "sub", "received"), "--port", port], cwd)
+      assert.strictEqual(fresh.code, 1)
+      assert.include(fresh.stderr, `127.0.0.1:${port} is already in use`)
+      assert.deepStrictEqual(Fs.readdirSync(cwd), [])
+
+      Fs.mkdirSync(Path.join(cwd, "kept"))
+      Fs.writeFileSync(Path.join(cwd, "kept", "a.txt"), "a")
+      const existing = await run(["files", "serve", "--dir", "kept", "--port", port], cwd)
+      assert.strictEqual(existing.code, 1)
+      assert.deepStrictEqual(Fs.readdirSync(Path.join(cwd, "kept")).sort(), [".meta", ".staging", "a.txt"])
+    } finally {
+      taken.close()
+      Fs.rmSync(cwd, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  it("--reserve-bytes sets the free space every upload must leave", async () => {
+    const cwd = Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-files-cli-"))
+    // 4 PiB: more than any test machine has free.
+    const server = await Cli.start(
+      ["files", "serve", "--port", "0", "--reserve-bytes", String(2 ** 52)],
+      /^files listening on 127\.0\.0\.1:(\d+)$/m,
+      { cwd, killAfter }
+    )
+    try {
+      Fs.writeFileSync(Path.join(cwd, "a.bin"), Bytes.random(1000))
+      const sent = await run(["files", "send", "a.bin", "--port", server.listening[1]!], cwd)
+      assert.strictEqual(sent.code, 1)
+      assert.match(sent.stderr, /server refused \(insufficient-space\): insufficient disk space: 1000 bytes needed, 0 available/)
+    } finally {
+      const code = await Cli.stop(server)
+      Fs.rmSync(cwd, { recursive: true, force: true })
+      assert.strictEqual(code, 0)
+    }
+  }, 60_000)
 })
 
 describe("files progress display", () => {

@@ -89,10 +89,57 @@ const stagingExpiry = Flag.String("staging-expiry").pipe(
   )
 )
 
+const reserveBytes = Flag.String("reserve-bytes").pipe(
+  Flag.withDescription(
+    `Free disk space every upload must leave, e.g. 1GiB (default ${
+      Progress.formatBytes(FilesConfig.minFreeDiskBytes)
+    }, env SOCKET_TO_ME_RESERVE_BYTES)`
+  ),
+  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_RESERVE_BYTES")),
+  Flag.withDefault(String(FilesConfig.minFreeDiskBytes)),
+  Flag.filterMap(parseSize, (text) => `expected a size such as 64MiB, 1GB or 1048576, got "${text}"`)
+)
+
+const count = (name: string, env: string, fallback: number, description: string) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(`${description} (default ${fallback}, env ${env})`),
+    Flag.filter((n) => n >= 1, (n) => `--${name} must be at least 1, got ${n}`),
+    Flag.withFallbackConfig(Config.Int(env)),
+    Flag.withDefault(fallback)
+  )
+
+const maxPendingUploads = count(
+  "max-pending-uploads",
+  "SOCKET_TO_ME_MAX_PENDING_UPLOADS",
+  FilesConfig.maxPendingUploads,
+  "Uploads received at once; more are refused"
+)
+
+const maxPendingUploadsPerPeer = count(
+  "max-pending-uploads-per-peer",
+  "SOCKET_TO_ME_MAX_PENDING_UPLOADS_PER_PEER",
+  FilesConfig.maxPendingUploadsPerPeer,
+  "Uploads received at once from one IP address; more are refused"
+)
+
+const minUploadRate = Flag.String("min-upload-rate").pipe(
+  Flag.withDescription(
+    `Stop uploads slower than this per second over ${
+      Duration.format(Duration.fromInputUnsafe(FilesConfig.uploadRateWindow))
+    } (they can resume), e.g. 16KiB; 0 disables (default ${
+      Progress.formatBytes(FilesConfig.minUploadBytesPerSecond)
+    }, env SOCKET_TO_ME_MIN_UPLOAD_RATE)`
+  ),
+  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MIN_UPLOAD_RATE")),
+  Flag.withDefault(String(FilesConfig.minUploadBytesPerSecond)),
+  Flag.filterMap(parseSize, (text) => `expected a size per second such as 64KiB or 0, got "${text}"`)
+)
+
 /**
  * Opens the store on `options.directory` and starts the files server on
  * `endpoint` for the life of the scope, printing `files listening on
- * HOST:PORT`.
+ * HOST:PORT`. If the server cannot start (its port is taken), the folder
+ * is removed again when this made it.
  *
  * @since 0.1.0
  * @category running
@@ -100,15 +147,16 @@ const stagingExpiry = Flag.String("staging-expiry").pipe(
 export const start = Effect.fnUntraced(function*(
   endpoint: NodeTransport.Endpoint,
   settings: Flags.ServerSettings,
-  options: FileStore.Options
+  options: FileStore.Options,
+  handlerOptions: FilesServer.Options = {}
 ): Effect.fn.Return<Server.Server, ServerError.ServerError | FilesError.FilesError, Scope.Scope> {
-  const store = yield* Effect.provideService(FileStore.make(options), Disk.Disk, Disk.makeNode())
-  const handler = FilesServer.handler({ frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
-  const server = yield* Effect.provideService(
-    Runner.start(handler, Flags.serveOptions("files", endpoint, settings)),
-    FileStore.FileStore,
-    store
-  )
+  const handler = FilesServer.handler({ ...handlerOptions, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
+  const { server, store } = yield* FileStore.makeThen(options, (store) =>
+    Effect.provideService(
+      Effect.map(Runner.start(handler, Flags.serveOptions("files", endpoint, settings)), (server) => ({ server, store })),
+      FileStore.FileStore,
+      store
+    )).pipe(Effect.provideService(Disk.Disk, Disk.makeNode()))
   yield* Effect.logInfo(`files are saved into ${store.directory}`)
   return server
 })
@@ -121,11 +169,38 @@ const serve = Command.make(
     dir: directory,
     maxSize,
     stagingExpiry,
+    reserveBytes,
+    maxPendingUploads,
+    maxPendingUploadsPerPeer,
+    minUploadRate,
     ...Flags.server
   },
-  ({ dir, host, maxSize, port, stagingExpiry, ...settings }) =>
+  ({
+    dir,
+    host,
+    maxPendingUploads,
+    maxPendingUploadsPerPeer,
+    maxSize,
+    minUploadRate,
+    port,
+    reserveBytes,
+    stagingExpiry,
+    ...settings
+  }) =>
     Effect.scoped(Effect.andThen(
-      start({ host, port }, settings, { directory: dir, maxFileBytes: maxSize, stagingExpiry }),
+      start(
+        { host, port },
+        settings,
+        {
+          directory: dir,
+          maxFileBytes: maxSize,
+          stagingExpiry,
+          minFreeBytes: reserveBytes,
+          maxPendingUploads,
+          maxPendingUploadsPerPeer
+        },
+        { minUploadBytesPerSecond: minUploadRate }
+      ),
       Effect.never
     ))
 ).pipe(

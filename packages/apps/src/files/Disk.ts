@@ -167,12 +167,15 @@ export class Disk extends Context.Service<Disk, {
   /**
    * `mkdir -p`; an existing directory (or a link to one) is fine. With
    * `parents: false`, plain `mkdir`: fails with `NotFound` when the parent
-   * is missing and `AlreadyExists` when the path exists.
+   * is missing and `AlreadyExists` when the path exists. Returns the first
+   * (outermost) directory it created, `undefined` when it created none.
    */
   readonly makeDirectory: (
     path: string,
     options?: { readonly parents?: boolean | undefined }
-  ) => Effect.Effect<void, DiskError>
+  ) => Effect.Effect<string | undefined, DiskError>
+  /** Removes an empty directory (`rmdir`); a missing one is not an error. */
+  readonly removeDirectory: (path: string) => Effect.Effect<void, DiskError>
   /** The canonical absolute path (links resolved). */
   readonly realPath: (path: string) => Effect.Effect<string, DiskError>
   /** Entry names of a directory, unsorted. */
@@ -319,11 +322,13 @@ const close = (fd: number, path: string) =>
 export const makeNode = (): Disk["Service"] =>
   Disk.of({
     makeDirectory: (path, options) =>
-      call<string | undefined>(
-        "mkdir",
-        path,
-        (cb) => NFS.mkdir(path, { recursive: options?.parents !== false }, cb)
-      ).pipe(Effect.asVoid),
+      options?.parents === false
+        ? call<string | undefined>("mkdir", path, (cb) => NFS.mkdir(path, (error) => cb(error, path)))
+        : call<string | undefined>("mkdir", path, (cb) => NFS.mkdir(path, { recursive: true }, cb)),
+    removeDirectory: (path) =>
+      call<void>("rmdir", path, (cb) => NFS.rmdir(path, (error) => cb(error, undefined))).pipe(
+        Effect.catchReason("DiskError", "NotFound", () => Effect.void)
+      ),
     realPath: (path) => call<string>("realpath", path, (cb) => NFS.realpath(path, cb)),
     readDirectory: (path) => call<Array<string>>("readdir", path, (cb) => NFS.readdir(path, cb)),
     lstat: (path) => Effect.map(call<NFS.Stats>("lstat", path, (cb) => NFS.lstat(path, cb)), toStat),

@@ -10,8 +10,12 @@
  *   (name, size, sha256), keyed by a hash of the three so that the same
  *   offer finds its bytes again after a dropped connection (resume).
  *   Deleted when the upload fails for a reason other than the connection
- *   (checksum mismatch, disk full, protocol violation) and when untouched
- *   for `stagingExpiry`.
+ *   or its rate (checksum mismatch, disk full, protocol violation), when it
+ *   ends before its first byte (empty), when untouched for `stagingExpiry`,
+ *   and, the least recently written first, when a new upload needs room
+ *   beyond `maxStagingEntries`. A sweep at startup and every
+ *   `stagingSweepInterval` deletes the expired ones, and empty ones and
+ *   anything else in the folder once untouched for `stagingLeftoverExpiry`.
  * - `<dir>/.meta/<name>`: the sha256 of a saved file with the size, mtime
  *   and inode it was computed for (JSON), so listing does not rehash; a file
  *   whose metadata is missing or stale is hashed once and the record
@@ -41,7 +45,7 @@ import * as Option from "effect/Option"
 import type * as Pull from "effect/Pull"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
-import * as Schedule from "effect/Schedule"
+import * as Semaphore from "effect/Semaphore"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -70,9 +74,17 @@ export interface Options {
   readonly maxNameCopies?: number | undefined
   /** Free space an upload must leave. Default `FilesConfig.minFreeDiskBytes`. */
   readonly minFreeBytes?: number | undefined
+  /** Uploads received at once. Default `FilesConfig.maxPendingUploads`. */
+  readonly maxPendingUploads?: number | undefined
+  /** Uploads received at once from one peer. Default `FilesConfig.maxPendingUploadsPerPeer`. */
+  readonly maxPendingUploadsPerPeer?: number | undefined
+  /** Staging files kept. Default `FilesConfig.maxStagingEntries`. */
+  readonly maxStagingEntries?: number | undefined
   /** Staging files untouched this long are deleted. Default `FilesConfig.stagingExpiry`. */
   readonly stagingExpiry?: Duration.Input | undefined
-  /** How often expired staging files are looked for. Default `FilesConfig.stagingSweepInterval`. */
+  /** Empty staging files and foreign entries untouched this long are deleted. Default `FilesConfig.stagingLeftoverExpiry`. */
+  readonly leftoverExpiry?: Duration.Input | undefined
+  /** How often the staging folder is swept. Default `FilesConfig.stagingSweepInterval`. */
   readonly sweepInterval?: Duration.Input | undefined
   /** Bytes per chunk of a download. Default `FilesConfig.fileChunkBytes`. */
   readonly chunkBytes?: number | undefined
@@ -102,6 +114,21 @@ export interface Offer {
   readonly name: string
   readonly size: number
   readonly sha256: string
+}
+
+/**
+ * Who offers an upload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Uploader {
+  /**
+   * The peer's address without its port (see `peerOf`): uploads from one
+   * address are capped at `maxPendingUploadsPerPeer`. Without it, the upload
+   * counts only against `maxPendingUploads`.
+   */
+  readonly peer?: string | undefined
 }
 
 /**
@@ -145,13 +172,16 @@ export interface Download {
 export class FileStore extends Context.Service<FileStore, {
   /** The folder, as an absolute canonical path. */
   readonly directory: string
-  /** Checks an offer and opens (or reopens) its staging file. */
-  readonly upload: (offer: Offer) => Effect.Effect<Upload, FilesError.FilesError, Scope.Scope>
+  /**
+   * Checks an offer, takes one of the upload slots, reserves its space and
+   * opens (or reopens) its staging file, for the life of the scope.
+   */
+  readonly upload: (offer: Offer, uploader?: Uploader) => Effect.Effect<Upload, FilesError.FilesError, Scope.Scope>
   /** Opens a saved file. */
   readonly download: (name: string) => Effect.Effect<Download, FilesError.FilesError, Scope.Scope>
   /** Every saved file, by name. */
   readonly list: Stream.Stream<FileInfo, FilesError.FilesError>
-  /** Deletes expired staging files now; returns how many. */
+  /** Sweeps the staging folder now (expired, empty and foreign entries); returns how many were deleted. */
   readonly sweep: Effect.Effect<number, FilesError.FilesError>
 }>()("@socket-to-me/apps/files/FileStore") {}
 
@@ -179,6 +209,26 @@ const maxMetaBytes = 4096
 
 const stagingSuffix = ".part"
 
+// What the store names a staging file: its key (64 hex digits) and suffix.
+const stagingName = /^[0-9a-f]{64}\.part$/
+
+/**
+ * The address uploads are counted by: a peer's `host:port` (or
+ * `[v6]:port`) without its port, so that one machine's connections count
+ * together whatever their source ports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const peerOf = (remoteAddress: string): string => {
+  if (remoteAddress.startsWith("[")) {
+    const end = remoteAddress.indexOf("]")
+    return end < 0 ? remoteAddress : remoteAddress.slice(1, end)
+  }
+  const colon = remoteAddress.lastIndexOf(":")
+  return colon < 0 ? remoteAddress : remoteAddress.slice(0, colon)
+}
+
 const MetaRecord = Schema.Struct({
   size: Schema.Number,
   sha256: Schema.String,
@@ -187,6 +237,12 @@ const MetaRecord = Schema.Struct({
 })
 const decodeMeta = Schema.decodeUnknownEffect(Schema.fromJsonString(MetaRecord))
 const encodeMeta = Schema.encodeEffect(Schema.fromJsonString(MetaRecord))
+
+// Uploads in progress: how many, and how many from each peer address.
+interface Pending {
+  readonly total: number
+  readonly byPeer: ReadonlyMap<string, number>
+}
 
 const fail = (reason: FilesError.FilesErrorReason) => Effect.fail(FilesError.make(reason))
 
@@ -222,28 +278,75 @@ const logWarning = (message: string) => (cause: Cause.Cause<unknown>) => {
 export const stagingKey = (offer: Offer): string =>
   Crypto.createHash("sha256").update(JSON.stringify([offer.name, offer.size, offer.sha256])).digest("hex")
 
+const millisOf = (duration: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(duration))
+
 /**
  * Opens the store on `options.directory` (creating it and its hidden
- * subfolders) and starts the sweeper of expired staging files, which runs
- * for the life of the scope.
+ * subfolders), sweeps its staging folder, and starts the sweeper that
+ * sweeps it again every `sweepInterval` for the life of the scope.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fnUntraced(function*(
+export const make = (options: Options): Effect.Effect<FileStore["Service"], FilesError.FilesError, Disk.Disk | Scope.Scope> =>
+  Effect.map(open(options), (opened) => opened.store)
+
+/**
+ * Opens the store like `make` and runs `use` with it. If `use` fails, what
+ * opening the store created is removed again, if it is still empty: the
+ * folder when it did not exist, with its hidden subfolders and the parent
+ * folders made for it. A server that opens its store and then cannot
+ * listen (its port is taken) so leaves no folder behind.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeThen = <A, E, R>(
+  options: Options,
+  use: (store: FileStore["Service"]) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | FilesError.FilesError, R | Disk.Disk | Scope.Scope> =>
+  Effect.flatMap(open(options), ({ created, store }) =>
+    Effect.onError(use(store), () =>
+      created === undefined ? Effect.void : Effect.flatMap(Disk.Disk, (disk) => removeCreated(disk, options.directory, created))))
+
+// Removes `directory`'s hidden subfolders, then `directory` and its
+// parents up to `created` (the outermost folder `mkdir -p` made), each only
+// if empty: `rmdir` refuses anything else.
+const removeCreated = (disk: Disk.Disk["Service"], directory: string, created: string) =>
+  Effect.gen(function*() {
+    const target = Path.resolve(directory)
+    const outermost = Path.resolve(created)
+    if (target !== outermost && !target.startsWith(outermost + Path.sep)) return
+    yield* disk.removeDirectory(Path.join(target, stagingFolder))
+    yield* disk.removeDirectory(Path.join(target, metaFolder))
+    for (let folder = target; ; folder = Path.dirname(folder)) {
+      yield* disk.removeDirectory(folder)
+      if (folder === outermost || Path.dirname(folder) === folder) break
+    }
+  }).pipe(Effect.catchCause(logWarning("cannot remove the folder made for the store")))
+
+const open = Effect.fnUntraced(function*(
   options: Options
-): Effect.fn.Return<FileStore["Service"], FilesError.FilesError, Disk.Disk | Scope.Scope> {
+): Effect.fn.Return<
+  { readonly store: FileStore["Service"]; readonly created: string | undefined },
+  FilesError.FilesError,
+  Disk.Disk | Scope.Scope
+> {
   const disk = yield* Disk.Disk
   const maxFileBytes = options.maxFileBytes ?? FilesConfig.maxFileBytes
   const maxNameBytes = options.maxNameBytes ?? FilesConfig.maxFileNameBytes
   const maxNameCopies = options.maxNameCopies ?? FilesConfig.maxFileNameCopies
   const minFreeBytes = options.minFreeBytes ?? FilesConfig.minFreeDiskBytes
-  const expiryMillis = Duration.toMillis(Duration.fromInputUnsafe(options.stagingExpiry ?? FilesConfig.stagingExpiry))
+  const maxPending = options.maxPendingUploads ?? FilesConfig.maxPendingUploads
+  const maxPendingPerPeer = options.maxPendingUploadsPerPeer ?? FilesConfig.maxPendingUploadsPerPeer
+  const maxStaged = options.maxStagingEntries ?? FilesConfig.maxStagingEntries
+  const expiryMillis = millisOf(options.stagingExpiry ?? FilesConfig.stagingExpiry)
+  const leftoverMillis = millisOf(options.leftoverExpiry ?? FilesConfig.stagingLeftoverExpiry)
   const chunkBytes = options.chunkBytes ?? FilesConfig.fileChunkBytes
 
   // The folder is the operator's choice, so a link to it is fine; inside
   // it, the store's own subfolders must be real directories.
-  yield* Effect.mapError(disk.makeDirectory(options.directory), fromDisk)
+  const created = yield* Effect.mapError(disk.makeDirectory(options.directory), fromDisk)
   const directory = yield* Effect.mapError(disk.realPath(options.directory), fromDisk)
   const stagingDirectory = Path.join(directory, stagingFolder)
   const metaDirectory = Path.join(directory, metaFolder)
@@ -290,6 +393,11 @@ export const make = Effect.fnUntraced(function*(
   const locks = yield* Ref.make<ReadonlySet<string>>(new Set())
   // Bytes promised to uploads in progress and not yet written.
   const reserved = yield* Ref.make(0)
+  // Uploads in progress, in all and by peer address.
+  const pending = yield* Ref.make<Pending>({ total: 0, byPeer: new Map() })
+  // Held while a new staging file is counted for and created, so that
+  // concurrent offers cannot together pass `maxStagingEntries`.
+  const stagingGate = yield* Semaphore.make(1)
 
   const tryLock = (key: string) =>
     Ref.modify(locks, (held) => held.has(key) ? [false, held] : [true, new Set(held).add(key)])
@@ -299,6 +407,33 @@ export const make = Effect.fnUntraced(function*(
       next.delete(key)
       return next
     })
+
+  // One of the upload slots, until the scope closes; taken before anything
+  // is reserved or created, so a refused offer costs nothing.
+  const takeSlot = (peer: string | undefined) =>
+    Effect.acquireRelease(
+      Effect.flatMap(
+        Ref.modify(pending, (held): [FilesError.TooManyUploads | undefined, Pending] => {
+          if (held.total >= maxPending) return [new FilesError.TooManyUploads({ limit: "server", max: maxPending }), held]
+          if (peer === undefined) return [undefined, { total: held.total + 1, byPeer: held.byPeer }]
+          const mine = held.byPeer.get(peer) ?? 0
+          if (mine >= maxPendingPerPeer) {
+            return [new FilesError.TooManyUploads({ limit: "peer", max: maxPendingPerPeer, peer }), held]
+          }
+          return [undefined, { total: held.total + 1, byPeer: new Map(held.byPeer).set(peer, mine + 1) }]
+        }),
+        (refused) => refused === undefined ? Effect.void : fail(refused)
+      ),
+      () =>
+        Ref.update(pending, (held) => {
+          if (peer === undefined) return { total: held.total - 1, byPeer: held.byPeer }
+          const byPeer = new Map(held.byPeer)
+          const mine = (byPeer.get(peer) ?? 1) - 1
+          if (mine > 0) byPeer.set(peer, mine)
+          else byPeer.delete(peer)
+          return { total: held.total - 1, byPeer }
+        })
+    )
 
   const stagingPath = (key: string) => Path.join(stagingDirectory, key + stagingSuffix)
   const metaPath = (name: string) => Path.join(metaDirectory, name)
@@ -388,10 +523,39 @@ export const make = Effect.fnUntraced(function*(
       })
   })
 
-  const upload = Effect.fn("FileStore.upload")(function*(offer: Offer) {
+  // Makes room for one more staging file: at the cap, deletes the least
+  // recently written ones that no upload is using. Run under `stagingGate`.
+  const makeRoom = Effect.gen(function*() {
+    const names = (yield* disk.readDirectory(stagingDirectory)).filter((file) => stagingName.test(file))
+    let excess = names.length + 1 - maxStaged
+    if (excess <= 0) return
+    const entries: Array<{ readonly key: string; readonly mtimeMs: number }> = []
+    for (const file of names) {
+      const stat = yield* disk.lstat(Path.join(stagingDirectory, file)).pipe(
+        Effect.map(Option.some),
+        Effect.catchReason("DiskError", "NotFound", () => Effect.succeedNone)
+      )
+      if (Option.isNone(stat)) excess--
+      else entries.push({ key: file.slice(0, -stagingSuffix.length), mtimeMs: stat.value.mtimeMs })
+    }
+    entries.sort((a, b) => a.mtimeMs - b.mtimeMs)
+    for (const entry of entries) {
+      if (excess <= 0) break
+      if (!(yield* tryLock(entry.key))) continue
+      yield* Effect.ensuring(disk.remove(stagingPath(entry.key)), unlock(entry.key))
+      yield* Effect.logInfo("deleted the least recently written partial upload to make room").pipe(
+        Effect.annotateLogs({ staging: entry.key, maxStagingEntries: maxStaged })
+      )
+      excess--
+    }
+    if (excess > 0) return yield* fail(new FilesError.TooManyUploads({ limit: "staging", max: maxStaged }))
+  }).pipe(Effect.catchTag("DiskError", (error) => Effect.fail(fromDisk(error))))
+
+  const upload = Effect.fn("FileStore.upload")(function*(offer: Offer, uploader: Uploader = {}) {
     const name = FileName.validate(offer.name, maxNameBytes)
     if (Result.isFailure(name)) return yield* fail(new FilesError.InvalidName({ name: offer.name, detail: name.failure }))
     if (offer.size > maxFileBytes) return yield* fail(new FilesError.TooLarge({ size: offer.size, limit: maxFileBytes }))
+    yield* takeSlot(uploader.peer)
     const key = stagingKey(offer)
     yield* Effect.acquireRelease(
       Effect.flatMap(tryLock(key), (locked) =>
@@ -402,25 +566,32 @@ export const make = Effect.fnUntraced(function*(
     )
     yield* ensureSubfolder(stagingDirectory)
     const path = stagingPath(key)
-    // What is already staged decides where the client starts; space is
-    // checked for the rest before anything is created.
+    // What is already staged (`undefined`: nothing) decides where the
+    // client starts; space is checked for the rest before anything is
+    // created.
     const existing = yield* disk.lstat(path).pipe(
       Effect.map((stat) => stat.type === "file" && stat.size <= offer.size ? stat.size : -1),
-      Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(0)),
+      Effect.catchReason("DiskError", "NotFound", () => Effect.succeed(undefined)),
       Effect.mapError(fromDisk)
     )
-    if (existing < 0) {
+    if (existing !== undefined && existing < 0) {
       // Longer than the file it stands for (not a prefix of it), or not a
       // file at all: start over.
       yield* Effect.mapError(disk.remove(path), fromDisk)
     }
-    const offset = Math.max(0, existing)
+    const offset = Math.max(0, existing ?? 0)
     const release = yield* reserve(offer.size - offset)
-    const handle = yield* Effect.mapError(disk.open(path, "write"), fromDisk)
+    const openStaging = Effect.mapError(disk.open(path, "write"), fromDisk)
+    const handle = existing !== undefined && existing >= 0
+      ? yield* openStaging
+      : yield* stagingGate.withPermit(Effect.andThen(makeRoom, openStaging))
     const discard = Effect.ignore(disk.remove(path))
     const failAndDiscard = (error: FilesError.FilesError) => Effect.andThen(discard, Effect.fail(error))
     // The offer is locked, so nothing else changed the file meanwhile.
     let position = offset
+    // An upload that ends before its first byte leaves nothing to resume:
+    // its empty file goes (run before the offer is unlocked).
+    yield* Effect.addFinalizer(() => position === 0 ? Effect.ignore(disk.remove(path)) : Effect.void)
     const hash = Crypto.createHash("sha256")
     if (offset > 0) yield* hashInto(handle, offset, hash)
     let completed = false
@@ -548,7 +719,10 @@ export const make = Effect.fnUntraced(function*(
   )
 
   // A staging file is only removed while its offer is locked here, so an
-  // upload that starts meanwhile cannot lose its file.
+  // upload that starts meanwhile cannot lose its file. Removed: staging
+  // files untouched for `stagingExpiry`, empty ones untouched for
+  // `leftoverExpiry`, and, as old, anything else but a directory (the
+  // store puts nothing else there).
   const sweep = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     // No staging folder (removed while serving): nothing to sweep.
@@ -558,32 +732,42 @@ export const make = Effect.fnUntraced(function*(
     )
     let removed = 0
     for (const file of names) {
-      if (!file.endsWith(stagingSuffix)) continue
+      const path = Path.join(stagingDirectory, file)
+      const ours = stagingName.test(file)
       const key = file.slice(0, -stagingSuffix.length)
-      if (!(yield* tryLock(key))) continue
+      if (ours && !(yield* tryLock(key))) continue
       yield* Effect.gen(function*() {
-        const stat = yield* disk.lstat(stagingPath(key))
-        if (now - stat.mtimeMs >= expiryMillis) {
-          yield* disk.remove(stagingPath(key))
+        const stat = yield* disk.lstat(path)
+        const age = now - stat.mtimeMs
+        const stale = ours
+          ? age >= expiryMillis || (stat.size === 0 && age >= leftoverMillis)
+          : stat.type !== "directory" && age >= leftoverMillis
+        if (stale) {
+          yield* disk.remove(path)
           removed++
         }
       }).pipe(
         Effect.catchReason("DiskError", "NotFound", () => Effect.void),
         Effect.mapError(fromDisk),
-        Effect.ensuring(unlock(key))
+        Effect.ensuring(ours ? unlock(key) : Effect.void)
       )
     }
     return removed
   })
 
-  yield* sweep.pipe(
-    Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} expired staging files`) : Effect.void),
-    Effect.catchCause(logWarning("sweeping staging files failed")),
-    Effect.repeat(Schedule.spaced(options.sweepInterval ?? FilesConfig.stagingSweepInterval)),
+  const sweepAndLog = sweep.pipe(
+    Effect.tap((removed) => removed > 0 ? Effect.logInfo(`removed ${removed} stale staging files`) : Effect.void),
+    Effect.catchCause(logWarning("sweeping staging files failed"))
+  )
+  // Once now, so that what an earlier run left is gone before serving.
+  yield* sweepAndLog
+  yield* sweepAndLog.pipe(
+    Effect.delay(options.sweepInterval ?? FilesConfig.stagingSweepInterval),
+    Effect.forever,
     Effect.forkScoped
   )
 
-  return FileStore.of({ directory, upload, download, list, sweep })
+  return { store: FileStore.of({ directory, upload, download, list, sweep }), created }
 })
 
 /**

@@ -63,23 +63,105 @@ export const maxFileNameCopies = 1000
 export const stagingExpiry = "24 hours"
 
 /**
- * How often the files server looks for expired staging files. Hourly keeps
- * the cost negligible; an expired file lives at most this much longer.
+ * How often the files server sweeps its staging folder (it also sweeps once
+ * when it starts). A sweep deletes expired staging files, empty ones and
+ * anything in the folder that is not a staging file, leaving uploads in
+ * progress alone. Every minute keeps what an abandoned offer leaves behind
+ * short-lived, at the cost of one `readdir` and one `lstat` per entry (at
+ * most `maxStagingEntries` of them).
  *
  * @since 0.1.0
  * @category defaults
  */
-export const stagingSweepInterval = "1 hour"
+export const stagingSweepInterval = "1 minute"
 
 /**
- * Free disk space, in bytes, an upload must leave behind to be accepted.
- * 64 MiB keeps the disk usable for the system, logs and the store's own
- * metadata when uploads fill it.
+ * An empty staging file, or an entry of the staging folder that is not a
+ * staging file, untouched for this long and not used by an upload in
+ * progress, is deleted by the next sweep. An upload that ends before its
+ * first byte deletes its empty file itself; this catches what a crash left.
+ * 5 minutes leaves alone anything another process is still writing.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const stagingLeftoverExpiry = "5 minutes"
+
+/**
+ * Most staging files (partial uploads) the files server keeps. Every
+ * interrupted upload leaves one, kept for a resume; without a cap, offers
+ * made and abandoned in a loop exhaust the volume's inodes. When a new
+ * upload needs an entry and the cap is reached, the least recently written
+ * partial upload that is not in progress is deleted to make room (its
+ * client starts over); if every entry is in progress, the offer is refused
+ * with `too-many-uploads`. 1024 is far more than the uploads in progress
+ * (`maxPendingUploads`) and costs at most 1024 inodes.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxStagingEntries = 1024
+
+/**
+ * Free disk space, in bytes, an upload must leave behind to be accepted
+ * (`files serve --reserve-bytes`). 64 MiB keeps the disk usable for the
+ * system, logs and the store's own metadata when uploads fill it.
  *
  * @since 0.1.0
  * @category defaults
  */
 export const minFreeDiskBytes = 64 * 1024 * 1024
+
+/**
+ * Most uploads the files server receives at once. Each one holds a
+ * reservation of disk space (its size) and a staging file until it ends;
+ * 64 bounds what idle offers can reserve, while leaving room for far more
+ * concurrent uploads than one disk serves well. More are refused with
+ * `too-many-uploads` before anything is reserved.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxPendingUploads = 64
+
+/**
+ * Most uploads the files server receives at once from one address (the
+ * peer's IP address, whatever its port): one client cannot take every
+ * upload slot (`maxPendingUploads`). 4 lets a client send a few files side
+ * by side.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxPendingUploadsPerPeer = 4
+
+/**
+ * Slowest upload the files server keeps receiving, in bytes per second,
+ * averaged over each `uploadRateWindow` of the upload. An upload that
+ * receives less in a window (and is not finished) is stopped with
+ * `too-slow`: its disk reservation and upload slot are released, and what it
+ * sent stays staged for a resume. Without it, an offer kept alive by a byte
+ * now and then holds its reservation indefinitely (neither the idle timeout
+ * nor the frame deadline sees it). 64 KiB/s is a slow mobile uplink; it
+ * bounds the time an upload can hold its reservation to about its size
+ * divided by it (about 4.5 hours for 1 GiB). 0 disables the rule.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const minUploadBytesPerSecond = 64 * 1024
+
+/**
+ * The window over which an upload's rate is measured (see
+ * `minUploadBytesPerSecond`): the first one starts when the upload is
+ * accepted. 30 seconds rides out a network hiccup or a slow disk flush.
+ * An upload with less left to send than a window's minimum must finish
+ * within the window.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const uploadRateWindow = "30 seconds"
 
 /**
  * How long the files server keeps reading (and discarding) a client's bytes

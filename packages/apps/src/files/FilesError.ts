@@ -26,6 +26,8 @@ export const ErrorCode = Schema.Literals([
   "insufficient-space",
   "disk-full",
   "busy",
+  "too-many-uploads",
+  "too-slow",
   "not-found",
   "size-mismatch",
   "checksum-mismatch",
@@ -120,6 +122,51 @@ export class Busy extends Data.TaggedError("Busy")<{
 }> {
   override get message(): string {
     return `busy: ${this.detail}`
+  }
+}
+
+/**
+ * The server is receiving as many uploads as it allows: in all
+ * (`limit: "server"`), from the offering peer's address (`"peer"`), or
+ * staged (`"staging"`: every staging entry belongs to an upload in
+ * progress). Nothing was reserved or written; try again later.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class TooManyUploads extends Data.TaggedError("TooManyUploads")<{
+  readonly limit: "server" | "peer" | "staging"
+  readonly max: number
+  /** The peer's address, for `limit: "peer"`. */
+  readonly peer?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.limit) {
+      case "server":
+        return `too many uploads in progress: the server receives at most ${this.max} at a time; retry later`
+      case "peer":
+        return `too many uploads in progress from ${this.peer ?? "this address"}: the server receives at most ${this.max} at a time from one address; retry later`
+      case "staging":
+        return `too many uploads in progress: all ${this.max} staging entries are in use; retry later`
+    }
+  }
+}
+
+/**
+ * The upload received less than the server's minimum rate over one
+ * measuring window; it was stopped, and what it sent is kept for a resume.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class TooSlow extends Data.TaggedError("TooSlow")<{
+  /** Bytes received in the window. */
+  readonly received: number
+  readonly windowMillis: number
+  readonly minBytesPerSecond: number
+}> {
+  override get message(): string {
+    return `upload too slow: ${this.received} bytes received in ${this.windowMillis / 1000} seconds, below the server's minimum of ${this.minBytesPerSecond} bytes per second; what was received is kept, send again to resume`
   }
 }
 
@@ -316,6 +363,8 @@ export type ServerReason =
   | InsufficientSpace
   | DiskFull
   | Busy
+  | TooManyUploads
+  | TooSlow
   | NotFound
   | SizeMismatch
   | ChecksumMismatch
@@ -368,6 +417,8 @@ const codes: { readonly [K in ServerReason["_tag"]]: ErrorCode } = {
   InsufficientSpace: "insufficient-space",
   DiskFull: "disk-full",
   Busy: "busy",
+  TooManyUploads: "too-many-uploads",
+  TooSlow: "too-slow",
   NotFound: "not-found",
   SizeMismatch: "size-mismatch",
   ChecksumMismatch: "checksum-mismatch",

@@ -22,6 +22,10 @@
  *   with a typed `FrameTooLarge` or `DecodeFailed` exit reason.
  * - Peer gone or too slow (reset, EOF mid-upload, timeouts): the connection
  *   ends with that reason and the partial upload stays staged for a resume.
+ * - Upload below the minimum rate (`FilesConfig.minUploadBytesPerSecond`
+ *   over a `FilesConfig.uploadRateWindow`): a `too-slow` reply, then as for
+ *   a declined request; the partial upload stays staged, and its disk
+ *   reservation and upload slot are released at once.
  *
  * @since 0.1.0
  */
@@ -33,7 +37,8 @@ import type * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCode
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
-import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
@@ -57,6 +62,16 @@ export interface Options {
   readonly chunkBytes?: number | undefined
   /** How long to read and discard input after an error reply. Default `FilesConfig.errorLinger`. */
   readonly errorLinger?: Duration.Input | undefined
+  /** Slowest upload kept, in bytes per second; 0 disables. Default `FilesConfig.minUploadBytesPerSecond`. */
+  readonly minUploadBytesPerSecond?: number | undefined
+  /** Window the upload rate is averaged over. Default `FilesConfig.uploadRateWindow`. */
+  readonly uploadRateWindow?: Duration.Input | undefined
+}
+
+/** The minimum upload rate, resolved: bytes per second over windows of `windowMillis`. */
+interface RateRule {
+  readonly bytesPerSecond: number
+  readonly windowMillis: number
 }
 
 // Reply frames waiting to be encoded for the connection's write stage: a
@@ -68,8 +83,8 @@ const replyQueueFrames = 2
 
 /**
  * Connection ends that leave a partial upload resumable: the peer went
- * away or stalled, or the server stopped. Anything else (a broken protocol,
- * a failed verification) deletes it.
+ * away or stalled, sent too slowly, or the server stopped. Anything else (a
+ * broken protocol, a failed verification) deletes it.
  *
  * @since 0.1.0
  * @category models
@@ -77,7 +92,8 @@ const replyQueueFrames = 2
 export const isResumable = (cause: Cause.Cause<FilesError.FilesError | ConnectionError.ConnectionError>): boolean => {
   if (Cause.hasInterruptsOnly(cause)) return true
   const error = Cause.findError(cause)
-  if (Result.isFailure(error) || !(error.success instanceof ConnectionError.ConnectionError)) return false
+  if (Result.isFailure(error)) return false
+  if (error.success instanceof FilesError.FilesError) return error.success.reason._tag === "TooSlow"
   switch (error.success.reason._tag) {
     case "PeerClosed":
     case "PeerReset":
@@ -103,6 +119,10 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
   const codec = Protocol.serverCodec(options.chunkBytes)
   const deadline = options.frameDeadline ?? Config.frameDeadline
   const lingerFor = Effect.sleep(options.errorLinger ?? FilesConfig.errorLinger)
+  const rate: RateRule = {
+    bytesPerSecond: options.minUploadBytesPerSecond ?? FilesConfig.minUploadBytesPerSecond,
+    windowMillis: Duration.toMillis(Duration.fromInputUnsafe(options.uploadRateWindow ?? FilesConfig.uploadRateWindow))
+  }
   return (input, info) =>
     Stream.unwrap(Effect.gen(function*() {
       const store = yield* FileStore.FileStore
@@ -117,7 +137,7 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
       // frames per socket write.
       return Framing.encode(codec, Stream.callback<Protocol.WireFrame, ConnectionError.ConnectionError>(
         (queue) =>
-          converse(store, framePull, rawPull, queue, lingerFor).pipe(
+          converse(store, FileStore.peerOf(info.remoteAddress), framePull, rawPull, queue, lingerFor, rate).pipe(
             Effect.andThen(Queue.end(queue)),
             Effect.annotateLogs({ connection: info.id, peer: info.remoteAddress })
           ),
@@ -128,10 +148,12 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
 
 const converse = (
   store: FileStore.FileStore["Service"],
+  peer: string,
   framePull: Pull.Pull<Arr.NonEmptyReadonlyArray<LengthPrefixedCodec.Parts>, ConnectionError.ConnectionError>,
   rawPull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ConnectionError.ConnectionError>,
   queue: Queue.Queue<Protocol.WireFrame, ConnectionError.ConnectionError | Cause.Done>,
-  lingerFor: Effect.Effect<void>
+  lingerFor: Effect.Effect<void>,
+  rate: RateRule
 ): Effect.Effect<void, ConnectionError.ConnectionError> => {
   const frames = Protocol.reader(framePull)
   const send = (message: Protocol.ServerMessage) =>
@@ -162,13 +184,15 @@ const converse = (
 
   const upload = (offer: typeof Protocol.Upload.Type) =>
     Effect.scoped(Effect.gen(function*() {
-      const session = yield* store.upload(offer)
+      const session = yield* store.upload(offer, { peer })
       yield* Effect.logInfo(
         session.offset > 0 ? `upload resumed at ${session.offset} bytes` : "upload started"
       ).pipe(Effect.annotateLogs({ name: offer.name, size: offer.size }))
+      // The first window starts before the client hears `accept`.
+      const acceptedAt = yield* Clock.currentTimeMillis
       yield* send({ type: "accept", offset: session.offset })
       yield* Effect.onError(
-        receiveData(session, offer.size),
+        Effect.raceFirst(receiveData(session, offer.size), minimumRate(session, offer.size, acceptedAt, rate)),
         (cause) => isResumable(cause) ? Effect.void : session.discard
       )
       const saved = yield* session.complete
@@ -264,6 +288,41 @@ const logFailure = (reason: FilesError.ServerReason): Effect.Effect<void> => {
   }
   const log = reason._tag === "DiskFull" ? Effect.logWarning : Effect.logError
   return log("request failed").pipe(Effect.annotateLogs({ reason: reason.message, path: reason.path }))
+}
+
+// Fails with `TooSlow` at the end of the first window (from `since`) in
+// which the upload received less than the rule's minimum, or than what it
+// had left to receive; never ends otherwise (it is raced with the upload).
+// Window ends are computed from `since`, not slept one after the other, so
+// they do not drift.
+const minimumRate = (
+  session: FileStore.Upload,
+  size: number,
+  since: number,
+  rate: RateRule
+): Effect.Effect<never, FilesError.FilesError> => {
+  if (rate.bytesPerSecond <= 0 || rate.windowMillis <= 0 || !Number.isFinite(rate.windowMillis)) return Effect.never
+  const minimum = Math.ceil(rate.bytesPerSecond * rate.windowMillis / 1000)
+  return Effect.gen(function*() {
+    let windowEnd = since + rate.windowMillis
+    let receivedBefore = session.received()
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      if (now < windowEnd) yield* Effect.sleep(Duration.millis(windowEnd - now))
+      const received = session.received()
+      if (received - receivedBefore < Math.min(minimum, size - receivedBefore)) {
+        return yield* Effect.fail(FilesError.make(
+          new FilesError.TooSlow({
+            received: received - receivedBefore,
+            windowMillis: rate.windowMillis,
+            minBytesPerSecond: rate.bytesPerSecond
+          })
+        ))
+      }
+      receivedBefore = received
+      windowEnd += rate.windowMillis
+    }
+  })
 }
 
 const badRequest = (detail: string) => FilesError.make(new FilesError.BadRequest({ detail }))
