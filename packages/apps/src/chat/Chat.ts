@@ -10,12 +10,12 @@
  * @since 0.1.0
  */
 import type * as Actor from "@socket-to-me/core/Actor"
-import * as Config from "@socket-to-me/core/Config"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as Framing from "@socket-to-me/core/Framing"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as Duration from "effect/Duration"
+import * as ChatConfig from "./ChatConfig.ts"
 import type { ChatRoom } from "./ChatRoom.ts"
 import * as Session from "./Session.ts"
 
@@ -34,7 +34,7 @@ export const defaultPort = 7002
  * @category models
  */
 export interface Options extends Session.Options {
-  /** Longest line in bytes. Default `Config.chatMaxLineBytes`. */
+  /** Longest line in bytes. Default `ChatConfig.maxLineBytes`. */
   readonly maxLineBytes?: number | undefined
   /** A started line must be complete within this time. Default `Config.frameDeadline`. */
   readonly frameDeadline?: Duration.Input | undefined
@@ -48,7 +48,7 @@ export interface Options extends Session.Options {
  */
 export const handler = (options: Options = {}): Connection.Handler<Actor.ActorError, ChatRoom> =>
   Framing.handlerEncoded(
-    LineCodec.make({ maxLineBytes: options.maxLineBytes ?? Config.chatMaxLineBytes }),
+    LineCodec.make({ maxLineBytes: options.maxLineBytes ?? ChatConfig.maxLineBytes }),
     Session.app(options),
     { frameDeadline: options.frameDeadline }
   )

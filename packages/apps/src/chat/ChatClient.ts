@@ -23,6 +23,7 @@ import * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import * as ChatConfig from "./ChatConfig.ts"
 import * as Flood from "./Flood.ts"
 import * as Protocol from "./Protocol.ts"
 
@@ -144,7 +145,7 @@ export const connect = Effect.fnUntraced(function*<R>(
     })
 
   const clock = yield* Clock.Clock
-  const pace = options.pace ?? { rate: Config.chatRateLimit, burst: Config.chatRateBurst }
+  const pace = options.pace ?? { rate: ChatConfig.rateLimit, burst: ChatConfig.rateBurst }
   // Owned by whichever fiber sends; sends are meant to come from one fiber.
   let bucket = Flood.full(pace, clock.currentTimeMillisUnsafe())
   const send = (line: string): Effect.Effect<void, ConnectionError.ConnectionError> =>

@@ -25,11 +25,14 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
+import * as ChatConfig from "./ChatConfig.ts"
 
-const namePattern = /^[A-Za-z0-9_-]{1,32}$/
+const maxName = ChatConfig.maxNameLength
+const namePattern = new RegExp(`^[A-Za-z0-9_-]{1,${maxName}}$`)
+const nameRule = `use 1 to ${maxName} letters, digits, _ or -`
 
 /**
- * A nickname: 1 to 32 ASCII letters, digits, `_` or `-` (ASCII only, so no
+ * A nickname: 1 to `ChatConfig.maxNameLength` (32) ASCII letters, digits, `_` or `-` (ASCII only, so no
  * look-alike characters can impersonate someone); `you` is reserved.
  * Unique case-insensitively on a server, shown as chosen.
  *
@@ -37,7 +40,7 @@ const namePattern = /^[A-Za-z0-9_-]{1,32}$/
  * @category schemas
  */
 export const Nickname = Schema.String.check(
-  Schema.isPattern(namePattern, { message: "use 1 to 32 letters, digits, _ or -" }),
+  Schema.isPattern(namePattern, { message: nameRule }),
   Schema.makeFilter((name: string) => name.toLowerCase() !== "you" || "the nickname you is reserved")
 )
 
@@ -49,7 +52,7 @@ export const Nickname = Schema.String.check(
  * @category schemas
  */
 export const RoomName = Schema.String.check(
-  Schema.isPattern(namePattern, { message: "use 1 to 32 letters, digits, _ or -" }),
+  Schema.isPattern(namePattern, { message: nameRule }),
   Schema.makeFilter((room: string) => room === room.toLowerCase() || "room names are lowercase")
 )
 
@@ -461,8 +464,8 @@ export const formatEvent = (event: typeof Event.Encoded): string => {
   }
 }
 
-const nick = "([A-Za-z0-9_-]{1,32})"
-const roomName = "([a-z0-9_-]{1,32})"
+const nick = `([A-Za-z0-9_-]{1,${maxName}})`
+const roomName = `([a-z0-9_-]{1,${maxName}})`
 const messageLine = new RegExp(`^<${nick}> ([\\s\\S]*)$`)
 const actionLine = new RegExp(`^\\*\\* ${nick} ([\\s\\S]*)$`)
 const privateSentLine = new RegExp(`^-> \\*${nick}\\* ([\\s\\S]*)$`)
@@ -556,7 +559,7 @@ export const greeting: ReadonlyArray<Event> = [
  */
 export const help: ReadonlyArray<Event> = [
   "commands:",
-  "  /nick NAME       choose or change your nickname (1-32 letters, digits, _ or -)",
+  `  /nick NAME       choose or change your nickname (1-${maxName} letters, digits, _ or -)`,
   "  /join ROOM       leave your room for ROOM (created if new)",
   "  /rooms           list rooms and how many are in each",
   "  /who             list who is in your room",
