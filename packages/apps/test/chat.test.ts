@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as ChatClient from "../src/chat/ChatClient.ts"
+import * as Protocol from "../src/chat/Protocol.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
@@ -53,8 +54,21 @@ for (const transport of transports) {
         const anon = yield* Peer.connect(server)
         yield* anon.send("hi there", "/who", "/join dev", "/msg bob psst")
         for (let i = 0; i < 4; i++) yield* anon.expect("* error: choose a nickname first with /nick NAME")
+        // Unknown and malformed commands too, as docs/protocols/chat.md says:
+        // the answer does not depend on the arguments.
+        yield* anon.send("/dance", "/join bad/room", "/msg bob", "/me", "/JOIN")
+        for (let i = 0; i < 5; i++) {
+          assert.deepStrictEqual(yield* anon.expect((line) => line.startsWith("* error: ")), [
+            "* error: choose a nickname first with /nick NAME"
+          ])
+        }
         yield* anon.send("/rooms")
         yield* anon.expect("* rooms: lobby (1)")
+        // What works without a nickname answers as it does with one.
+        yield* anon.send("/help")
+        assert.deepStrictEqual(yield* anon.expect(Protocol.formatEvent(Protocol.help.at(-1)!)), Protocol.help.map(Protocol.formatEvent))
+        yield* anon.send("/nick bad name")
+        yield* anon.expect("* error: invalid nickname: use 1 to 32 letters, digits, _ or -")
         yield* anon.send("/nick anon")
         yield* bob.expect("* anon joined lobby")
         assert.deepStrictEqual(bob.seen.filter((line) => !line.startsWith("* ")), [])
@@ -161,6 +175,7 @@ for (const transport of transports) {
         for (const command of ["/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "/help"]) {
           assert.isTrue(help.some((line) => line.startsWith(`*   ${command} `)), command)
         }
+        assert.deepStrictEqual(help, Protocol.help.map(Protocol.formatEvent))
         yield* alice.send("/dance now")
         yield* alice.expect("* error: unknown command /dance (try /help)")
         yield* alice.send("//dance now")

@@ -191,12 +191,19 @@ export class EmptyLine extends Data.TaggedError("EmptyLine")<{}> {
 export type CommandErrorReason = UnknownCommand | Usage | InvalidNickname | InvalidRoom | EmptyLine
 
 /**
- * A line that does not decode into a command; `reason` says why.
+ * A line that does not decode into a command; `reason` says why, and
+ * `command` which command it was meant to be (its name as typed,
+ * lowercased; undefined for a message), so that the room can answer a
+ * malformed command from someone without a nickname the way it answers
+ * the command (see `needsNickname`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class CommandError extends Data.TaggedError("CommandError")<{ readonly reason: CommandErrorReason }> {
+export class CommandError extends Data.TaggedError("CommandError")<{
+  readonly reason: CommandErrorReason
+  readonly command: string | undefined
+}> {
   override get message(): string {
     return this.reason.message
   }
@@ -240,6 +247,38 @@ const firstWord = (rest: string): readonly [string, string] => {
   return space === -1 ? [rest, ""] : [rest.slice(0, space), rest.slice(space + 1).trim()]
 }
 
+const isMessageLine = (line: string) => !line.startsWith("/") || line.startsWith("//")
+
+/**
+ * The command a line asks for: its name as typed after the `/`, lowercased
+ * (`/WHO all` is `who`), whether or not such a command exists; undefined
+ * for a message (a line not starting with `/`, or starting with `//`).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const commandName = (line: string): string | undefined =>
+  isMessageLine(line) ? undefined : firstWord(line.slice(1).trimEnd())[0].toLowerCase()
+
+/**
+ * The commands that work before a nickname is chosen. Every other line,
+ * messages and unknown or malformed commands included, is answered with
+ * `* error: choose a nickname first with /nick NAME`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const withoutNickname: ReadonlySet<string> = new Set(["nick", "help", "rooms", "quit"])
+
+/**
+ * Whether the command named `name` (see `commandName`; undefined for a
+ * message) needs a nickname.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const needsNickname = (name: string | undefined): boolean => name === undefined || !withoutNickname.has(name)
+
 /**
  * Reads one line as a command. Lines not starting with `/` are messages;
  * `//text` sends `/text` as a message; `/name args` is a command, its name
@@ -250,7 +289,7 @@ const firstWord = (rest: string): readonly [string, string] => {
  */
 export const decodeCommand = (line: string): Effect.Effect<typeof Command.Encoded, SchemaIssue.Issue> => {
   if (line.trim() === "") return reject(new EmptyLine())
-  if (!line.startsWith("/") || line.startsWith("//")) {
+  if (isMessageLine(line)) {
     const message = line.startsWith("//") ? line.slice(1) : line
     return Effect.map(text(message, "a message"), (text) => ({ _tag: "Say" as const, text }))
   }
@@ -357,7 +396,8 @@ const decodeCommandLine = Schema.decodeEffect(CommandFromLine)
 export const parseCommand = (line: string): Effect.Effect<Command, CommandError> =>
   Effect.mapError(decodeCommandLine(line), (error) =>
     new CommandError({
-      reason: findReason(error.issue) ?? new Usage({ usage: error.message.split("\n")[0]! })
+      reason: findReason(error.issue) ?? new Usage({ usage: error.message.split("\n")[0]! }),
+      command: commandName(line)
     }))
 
 /**
