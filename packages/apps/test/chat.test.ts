@@ -333,6 +333,25 @@ for (const transport of transports) {
         assert.strictEqual(bob.seen.filter((line) => line.startsWith("<alice>")).length, 200)
       }))
 
+    it.effect("an idle connection is told why before the server closes it (IdleTimeout)", () =>
+      Effect.gen(function*() {
+        // TestClock: the connections are idle only when the test moves time.
+        const server = yield* ChatServer.serve(transport, {}, { idleTimeout: "1 minute" })
+        const alice = yield* Peer.login(server, "alice")
+        yield* TestClock.adjust("30 seconds")
+        const bob = yield* Peer.login(server, "bob")
+        yield* alice.expect("* bob joined lobby")
+        // Alice's last traffic was at 30 s (bob's arrival); bob's too.
+        yield* TestClock.adjust("1 minute")
+        for (const peer of [alice, bob]) {
+          const end = yield* peer.readToEnd
+          assert.strictEqual(end.lines.at(-1), "* error: idle for 1m; closing")
+        }
+        // Exits are recorded before a connection's fiber ends.
+        yield* server.server.awaitIdle
+        assert.deepStrictEqual(ChatServer.exitTags(server), ["IdleTimeout", "IdleTimeout"])
+      }))
+
     it.live("draining the server tells everyone it is shutting down, then closes", () =>
       Effect.gen(function*() {
         const server = yield* ChatServer.serve(transport)

@@ -23,6 +23,9 @@
  *   closes at once, without waiting for the output queued for a peer that
  *   may never read again.
  * - The server drains: `* server shutting down` is queued, the outbox ends.
+ * - The connection is idle for the server's idle timeout: the server tells
+ *   the client (`Chat.idleNotice`) and closes it (`IdleTimeout`); the room
+ *   is told when the connection's scope closes.
  * - Any other failure (reset): the connection ends with it; the room is
  *   told when the connection's scope closes.
  *
