@@ -61,3 +61,15 @@ export const rateBurst = 50
  */
 export const outboxLines = 256
 
+
+/**
+ * How long the client waits, after connecting, for the server's greeting
+ * before deciding the peer is not a chat server. A chat server greets at
+ * once; 5 seconds allows for a slow network and a loaded server, and a user
+ * who pointed `chat join` at the wrong port learns it promptly instead of
+ * typing into a silent prompt.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const greetingTimeout = "5 seconds"

@@ -6,7 +6,10 @@
  * prints every line the server sends on stdout, and after stdin ends sends
  * `/quit` and exits once the server has closed, so that everything the
  * server had to say about those lines has been printed. Refused logins (a
- * taken or invalid nickname) are one line on stderr and exit 1.
+ * taken or invalid nickname, a full server), a peer that is not a chat
+ * server (no greeting within `ChatConfig.greetingTimeout`, or another
+ * one), and a session the server ends (shutdown, idle timeout, a client cut
+ * off) are one line on stderr, saying why, and exit 1.
  *
  * @since 0.1.0
  */
