@@ -6,11 +6,13 @@
  * prints every line the server sends on stdout, and after stdin ends sends
  * `/quit` and exits once the server has closed, so that everything the
  * server had to say about those lines has been printed. Refused logins (a
- * taken or invalid nickname) are one line on stderr and exit 1.
+ * taken or invalid nickname, a full server), a peer that is not a chat
+ * server (no greeting within `ChatConfig.greetingTimeout`, or another
+ * one), and a session the server ends (shutdown, idle timeout, a client cut
+ * off) are one line on stderr, saying why, and exit 1.
  *
  * @since 0.1.0
  */
-import * as CoreConfig from "@socket-to-me/core/Config"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
@@ -26,6 +28,7 @@ import * as Stream from "effect/Stream"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Chat from "../chat/Chat.ts"
+import * as ChatConfig from "../chat/ChatConfig.ts"
 import * as ChatClient from "../chat/ChatClient.ts"
 import * as ChatRoom from "../chat/ChatRoom.ts"
 import * as Protocol from "../chat/Protocol.ts"
@@ -34,20 +37,20 @@ import * as Flags from "./Flags.ts"
 
 const rateLimit = Flag.Int("rate-limit").pipe(
   Flag.withDescription(
-    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${CoreConfig.chatRateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`
+    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${ChatConfig.rateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`
   ),
   Flag.filter((n) => n >= 0, (n) => `--rate-limit must be 0 or more, got ${n}`),
   Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_LIMIT")),
-  Flag.withDefault(CoreConfig.chatRateLimit)
+  Flag.withDefault(ChatConfig.rateLimit)
 )
 
 const rateBurst = Flag.Int("rate-burst").pipe(
   Flag.withDescription(
-    `Lines each connection may send at once before the rate limit applies (default ${CoreConfig.chatRateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`
+    `Lines each connection may send at once before the rate limit applies (default ${ChatConfig.rateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`
   ),
   Flag.filter((n) => n >= 1, (n) => `--rate-burst must be at least 1, got ${n}`),
   Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_BURST")),
-  Flag.withDefault(CoreConfig.chatRateBurst)
+  Flag.withDefault(ChatConfig.rateBurst)
 )
 
 /**
@@ -91,8 +94,8 @@ const join = Command.make(
     host: Flags.host,
     port: Flags.port(Chat.defaultPort),
     nick: Flag.String("nick").pipe(
-      Flag.withDescription("Your nickname: 1 to 32 letters, digits, _ or -"),
-      Flag.filter(isNickname, (nick) => `--nick must be 1 to 32 letters, digits, _ or - (and not "you"), got "${nick}"`)
+      Flag.withDescription(`Your nickname: 1 to ${ChatConfig.maxNameLength} letters, digits, _ or -`),
+      Flag.filter(isNickname, (nick) => `--nick must be 1 to ${ChatConfig.maxNameLength} letters, digits, _ or - (and not "you"), got "${nick}"`)
     ),
     room: Flag.String("room").pipe(Flag.withDescription("Room to join after logging in (default: lobby)"), Flag.optional)
   },
@@ -106,7 +109,7 @@ const join = Command.make(
         room: room._tag === "Some" ? room.value : undefined
       })
       if (interactive) return yield* ChatTerminal.run(session)
-      const input = stdio.stdin.pipe(LineCodec.make({ maxLineBytes: CoreConfig.chatMaxLineBytes }).decode)
+      const input = stdio.stdin.pipe(LineCodec.make({ maxLineBytes: ChatConfig.maxLineBytes }).decode)
       yield* Stream.fromIterable(session.transcript).pipe(
         Stream.concat(ChatClient.exchange(session, input)),
         Stream.map((line) => `${line}\n`),

@@ -36,8 +36,10 @@ export interface Process {
 /** Options of `spawn`, `run` and `start`. */
 export interface Options {
   readonly cwd?: string | undefined
-  /** Written to stdin, which is then closed. Without it, stdin is not connected. */
+  /** Written to stdin, which is then closed. Without it, stdin is not connected (unless `openStdin`). */
   readonly input?: string | undefined
+  /** Connects stdin as a pipe left open (write to `child.stdin`), for a command that must not see its input end. */
+  readonly openStdin?: boolean | undefined
   /** Milliseconds before the hard kill. Default `defaultKillAfter`. */
   readonly killAfter?: number | undefined
 }
@@ -47,7 +49,7 @@ export interface Options {
 const launch = (args: ReadonlyArray<string>, options: Options) => {
   const child = ChildProcess.spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd,
-    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+    stdio: [options.input === undefined && options.openStdin !== true ? "ignore" : "pipe", "pipe", "pipe"]
   })
   let stdout = ""
   let stderr = ""
