@@ -20,14 +20,19 @@ const script = fileURLToPath(new URL("support/echo-server.ts", import.meta.url))
 const fdLimit = 64
 // Connections tried at most: far more than the limit leaves room for.
 const maxAttempts = 300
-// Connections tried once the first was refused, so that several are.
-const refusalsWanted = 5
+// Connections refused before the test stops: enough for the warnings to
+// show their rate limit (one line per back-off step, each with a count).
+const refusalsWanted = 50
 
 interface Child {
-  readonly stdout: () => string
-  readonly stderr: () => string
   /** Completes once `pattern` matches the stream's output so far; fails after 10 s. */
   readonly awaitOutput: (stream: "stdout" | "stderr", pattern: RegExp) => Effect.Effect<RegExpExecArray, Error>
+  /** Completes with what `find` finds in the stream's output so far, once it finds something; fails after 10 s. */
+  readonly awaitFind: <A>(
+    stream: "stdout" | "stderr",
+    what: string,
+    find: (output: string) => A | undefined
+  ) => Effect.Effect<A, Error>
   /** Completes once `text` occurs `times` times in the stream's output; fails after 10 s. */
   readonly awaitCount: (stream: "stdout" | "stderr", text: string, times: number) => Effect.Effect<void, Error>
 }
@@ -73,7 +78,7 @@ const startServer = Effect.acquireRelease(
       awaitFind(stream, `${times} x ${text}`, (output) => output.split(text).length > times ? true : undefined).pipe(
         Effect.asVoid
       )
-    return { child, handle: { stdout: () => output.stdout, stderr: () => output.stderr, awaitOutput, awaitCount } }
+    return { child, handle: { awaitFind, awaitOutput, awaitCount } }
   }),
   ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
 ).pipe(Effect.map(({ handle }): Child => handle))
@@ -158,7 +163,14 @@ describe("out of file descriptors", () => {
       assert.strictEqual(after._tag, "Served")
       if (after._tag === "Served") served.push(after.socket)
 
-      // Every refused connection was counted, none lost below JavaScript.
+      // Every refused connection was logged (in far fewer lines than
+      // connections) and counted: none was lost below JavaScript.
+      const lines = yield* server.awaitFind("stderr", `${refused} occurrences logged`, (output) => {
+        const lines = output.split("\n").filter((line) => line.includes("reason=DescriptorsExhausted"))
+        const logged = lines.reduce((sum, line) => sum + Number(/occurrences=(\d+)/.exec(line)?.[1] ?? 0), 0)
+        return logged === refused ? lines : undefined
+      })
+      assert.isBelow(lines.length, refused)
       const metrics = yield* scrape(metricsPort)
       const counted = /socket_to_me_accept_errors_total\{[^}]*reason="DescriptorsExhausted"[^}]*\} (\d+)/.exec(metrics)
       assert.isNotNull(counted, metrics)
