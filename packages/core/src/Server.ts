@@ -53,6 +53,7 @@ import * as Semaphore from "effect/Semaphore"
 import type * as NetAddress from "effect/net/NetAddress"
 import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as AcceptError from "./AcceptError.ts"
 import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
 import { describeCause } from "./ConnectionError.ts"
@@ -113,8 +114,9 @@ export interface Options extends Omit<Connection.Options, "draining" | "idleSwee
   readonly forceStop?: Effect.Effect<void> | undefined
 }
 
-// Accept failures (EMFILE and the like) are retried after a growing pause,
-// capped at one second, so the server neither spins nor stops serving.
+// Accept failures (out of file descriptors and the like) are retried after
+// a growing pause, capped at one second, so the server neither spins nor
+// stops serving, and logs at most one line per pause.
 const acceptRetry = Schedule.min([Schedule.exponential("10 millis"), Schedule.spaced("1 second")])
 
 /**
@@ -194,15 +196,34 @@ export const make = Effect.fnUntraced(function*<E, R>(
     Effect.provideService(Metric.CurrentMetricAttributes, attributes)
   )
 
-  // The error's own message is only its reason's tag ("Unknown", "Open");
-  // the errno (EMFILE, ENFILE, ...) an operator needs is in its cause.
+  // A listener reports accept failures by failing `run`. Each report is
+  // counted by reason and logged on one line: a typed `AcceptError` says
+  // which failure and how many occurrences it stands for (a listener that
+  // keeps accepting during the back-off, as Node's does, counts for its
+  // next report), any other failure counts once. The error's own message is
+  // only its reason's tag ("Unknown", "Open"); what an operator needs (the
+  // errno: EMFILE, ENFILE, ...) is in its cause. The back-off between runs
+  // is what limits these lines.
+  const reportAcceptFailure = (error: SocketServer.SocketServerError) => {
+    const cause = error.reason.cause
+    const typed = AcceptError.isAcceptError(cause) ? cause : undefined
+    const reason = typed?.reason._tag ?? "AcceptFailed"
+    const occurrences = typed?.occurrences ?? 1
+    return Effect.andThen(
+      Metric.update(Metric.withAttributes(Metrics.acceptErrors, { reason }), occurrences),
+      Effect.logWarning("accept failed, retrying", typed?.message ?? describeCause(cause)).pipe(
+        Effect.annotateLogs({ server: name, reason, occurrences })
+      )
+    )
+  }
+
   // The server's metric attributes are in the context the listener runs
   // `accept` with, rather than provided per connection: every service added
   // to a connection's context deepens it, and past a few such additions
   // effect copies the whole context into a new map, per connection.
   const acceptLoop = yield* listener.run(accept).pipe(
+    Effect.tapError(reportAcceptFailure),
     Effect.provideService(Metric.CurrentMetricAttributes, attributes),
-    Effect.tapError((error) => Effect.logWarning("accept failed, retrying", describeCause(error.reason.cause))),
     Effect.retry(acceptRetry),
     Effect.forkScoped
   )
