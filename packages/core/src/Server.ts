@@ -40,6 +40,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -47,7 +48,6 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type * as NetAddress from "effect/net/NetAddress"
@@ -117,7 +117,11 @@ export interface Options extends Omit<Connection.Options, "draining" | "idleSwee
 // Accept failures (out of file descriptors and the like) are retried after
 // a growing pause, capped at one second, so the server neither spins nor
 // stops serving, and logs at most one line per pause.
-const acceptRetry = Schedule.min([Schedule.exponential("10 millis"), Schedule.spaced("1 second")])
+// The pause after an accept failure: 10 ms, doubling with each failure that
+// follows a run shorter than the cap, at most 1 s. A run that lasted at
+// least the cap was a recovery, so the next failure starts again at 10 ms.
+const acceptPauseFirstMillis = 10
+const acceptPauseCapMillis = 1_000
 
 /**
  * Starts serving `handler` on the `SocketServer` in context. Runs until the
@@ -204,14 +208,14 @@ export const make = Effect.fnUntraced(function*<E, R>(
   // only its reason's tag ("Unknown", "Open"); what an operator needs (the
   // errno: EMFILE, ENFILE, ...) is in its cause. The back-off between runs
   // is what limits these lines.
-  const reportAcceptFailure = (error: SocketServer.SocketServerError) => {
+  const reportAcceptFailure = (error: SocketServer.SocketServerError, pauseMillis: number) => {
     const cause = error.reason.cause
     const typed = AcceptError.isAcceptError(cause) ? cause : undefined
     const reason = typed?.reason._tag ?? "AcceptFailed"
     const occurrences = typed?.occurrences ?? 1
     return Effect.andThen(
       Metric.update(Metric.withAttributes(Metrics.acceptErrors, { reason }), occurrences),
-      Effect.logWarning("accept failed, retrying", typed?.message ?? describeCause(cause)).pipe(
+      Effect.logWarning(`${typed?.message ?? describeCause(cause)}; accepting again in ${pauseMillis} ms`).pipe(
         Effect.annotateLogs({ server: name, reason, occurrences })
       )
     )
@@ -221,12 +225,17 @@ export const make = Effect.fnUntraced(function*<E, R>(
   // `accept` with, rather than provided per connection: every service added
   // to a connection's context deepens it, and past a few such additions
   // effect copies the whole context into a new map, per connection.
-  const acceptLoop = yield* listener.run(accept).pipe(
-    Effect.tapError(reportAcceptFailure),
-    Effect.provideService(Metric.CurrentMetricAttributes, attributes),
-    Effect.retry(acceptRetry),
-    Effect.forkScoped
-  )
+  const acceptLoop = yield* Effect.gen(function*() {
+    let pause = acceptPauseFirstMillis
+    while (true) {
+      const startedAt = yield* Clock.currentTimeMillis
+      const error = yield* Effect.flip(listener.run(accept))
+      if ((yield* Clock.currentTimeMillis) - startedAt >= acceptPauseCapMillis) pause = acceptPauseFirstMillis
+      yield* reportAcceptFailure(error, pause)
+      yield* Effect.sleep(pause)
+      pause = Math.min(pause * 2, acceptPauseCapMillis)
+    }
+  }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, attributes), Effect.forkScoped)
 
   const awaitIdle = FiberSet.awaitEmpty(connections)
   const summary = yield* Deferred.make<DrainSummary>()

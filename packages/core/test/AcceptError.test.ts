@@ -4,13 +4,15 @@
  * `socket_to_me_accept_errors_total` by its reason, as many times as its
  * `AcceptError` says it happened, and logged on one warning line with that
  * count; a failure that is not an `AcceptError` counts once as
- * `AcceptFailed`. The back-off runs on the `TestClock`.
+ * `AcceptFailed`. The back-off (10 ms doubling, at most 1 s, from 10 ms
+ * again after a run that lasted 1 s) runs on the `TestClock`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as SocketServer from "effect/socket/SocketServer"
 import { TestClock } from "effect/testing"
@@ -30,9 +32,12 @@ const failures = [
   failure(new Error("untyped"))
 ]
 
-// A memory listener whose first runs fail with `failures`, one each; each
-// call to `run` is offered to `runs` as it starts.
-const failingListener = Effect.gen(function*() {
+// A memory listener whose first runs fail with `script`'s errors, one each,
+// after the run's `after` milliseconds; each call to `run` is offered to
+// `runs` as it starts.
+const failingListener = (
+  script: ReadonlyArray<{ readonly error: SocketServer.SocketServerError; readonly after?: number }>
+) => Effect.gen(function*() {
   const listener = yield* TestTransport.memory.listen
   const runs = yield* Queue.unbounded<number>()
   let calls = 0
@@ -43,7 +48,9 @@ const failingListener = Effect.gen(function*() {
         const call = calls++
         return Effect.andThen(
           Queue.offer(runs, call),
-          call < failures.length ? Effect.fail(failures[call]!) : listener.socketServer.run(handler)
+          call < script.length
+            ? Effect.andThen(Effect.sleep(script[call]!.after ?? 0), Effect.fail(script[call]!.error))
+            : listener.socketServer.run(handler)
         )
       })
   })
@@ -63,7 +70,7 @@ describe("accept failures", () => {
       if (logLevel === "Warn") warnings.push((Array.isArray(message) ? message : [message]).join(" "))
     })
     return Effect.gen(function*() {
-      const { runs, socketServer } = yield* failingListener
+      const { runs, socketServer } = yield* failingListener(failures.map((error) => ({ error })))
       yield* Server.make((input) => input, { name: "accepting" }).pipe(
         Effect.provideService(SocketServer.SocketServer, socketServer)
       )
@@ -78,9 +85,9 @@ describe("accept failures", () => {
         { exhausted: 7, failed: 2 }
       )
       assert.deepStrictEqual(warnings, [
-        "accept failed, retrying out of file descriptors (EMFILE), 7 times since the last report",
-        "accept failed, retrying accept failed: boom, 1 time since the last report",
-        "accept failed, retrying untyped"
+        "out of file descriptors (EMFILE), 7 times since the last report; accepting again in 10 ms",
+        "accept failed: boom, 1 time since the last report; accepting again in 20 ms",
+        "untyped; accepting again in 40 ms"
       ])
     }).pipe(
       Effect.scoped,
@@ -88,4 +95,32 @@ describe("accept failures", () => {
       Effect.provideService(Logger.CurrentLoggers, new Set([logger]))
     )
   })
+
+  it.effect("a run that lasted the cap was a recovery: the next failure pauses 10 ms again", () =>
+    Effect.gen(function*() {
+      const error = failures[1]!
+      const { runs, socketServer } = yield* failingListener([
+        { error },
+        { error },
+        { error },
+        { error, after: 1_000 },
+        { error }
+      ])
+      yield* Server.make((input) => input, { name: "accepting" }).pipe(
+        Effect.provideService(SocketServer.SocketServer, socketServer)
+      )
+      assert.strictEqual(yield* Queue.take(runs), 0)
+      // 10, 20 and 40 ms after the three quick failures; the fourth run
+      // lasts 1 s, so the pause after it is 10 ms again, not 80.
+      for (const [run, delay] of [[1, 10], [2, 20], [3, 40], [4, 1_000 + 10]] as const) {
+        yield* TestClock.adjust(delay - 1)
+        assert.isTrue(Option.isNone(yield* Queue.poll(runs)), `run ${run} started before its pause`)
+        yield* TestClock.adjust(1)
+        assert.deepStrictEqual(yield* Queue.poll(runs), Option.some(run), `run ${run} did not start after ${delay} ms`)
+      }
+    }).pipe(
+      Effect.scoped,
+      Effect.provideService(Metric.MetricRegistry, new Map()),
+      Effect.provideService(Logger.CurrentLoggers, new Set())
+    ))
 })
