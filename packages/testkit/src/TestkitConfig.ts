@@ -88,3 +88,23 @@ export const waitingTurns = 50
  * @category defaults
  */
 export const waitingMaxTurns = 200_000
+
+/**
+ * How long, on the wall clock, a `TestPeer` waits for one reply, line or
+ * end of input before it fails with what it received. Far above any reply
+ * a test expects, even on a loaded machine; it only turns a hang into a
+ * failure that says what was missing.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const peerDeadline = "20 seconds"
+
+/**
+ * Bytes of one line a `TestPeer` reads before it fails: 1 MiB, far above
+ * the line caps servers enforce, so a test sees whatever a server sends.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const peerMaxLineBytes = 1024 * 1024

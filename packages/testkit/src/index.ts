@@ -1,5 +1,5 @@
 /**
- * Testing servers built on Socket To Me: memory network, faults, properties, leak checks, TCP test transport, the transport contract.
+ * Testing servers built on Socket To Me: memory network, faults, properties, leak checks, TCP test transport, scripted test peers, the transport contract.
  *
  * Every module is exported as a namespace, as Effect does:
  * `import { ... } from "@socket-to-me/testkit"`; each is also reachable as
@@ -77,6 +77,13 @@ export * as NodeHandles from "./NodeHandles.ts"
  * @since 0.1.0
  */
 export * as TcpTransport from "./TcpTransport.ts"
+
+/**
+ * A scripted client for tests: connect, send lines or bytes, read exact sizes or lines, expect a line, read until the server closes and see how the connection ended. Every wait is bounded by a deadline on the wall clock, so a missing reply fails the test with what was received instead of hanging it (and `TestClock` moving does not trip it).
+ *
+ * @since 0.1.0
+ */
+export * as TestPeer from "./TestPeer.ts"
 
 /**
  * One test body, any transport: a `TestTransport` binds a listener and dials it, so the same test runs over the memory network and over real loopback TCP. The memory implementation lives here; the TCP one is `TcpTransport`. `TransportContract` checks any `TestTransport` against what core needs.
