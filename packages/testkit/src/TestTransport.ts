@@ -101,3 +101,25 @@ export const memory: TestTransport = {
     }
   })
 }
+
+/**
+ * `transport` with every accepted socket passed through `f` before the
+ * server sees it: a fault (`Faults.bytewise`), a probe, a gate. Over either
+ * transport, on the server's side only.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mapAccepted = (
+  transport: TestTransport,
+  f: (socket: Socket.Socket) => Effect.Effect<Socket.Socket>
+): TestTransport => ({
+  name: transport.name,
+  listen: Effect.map(transport.listen, (listener) => ({
+    ...listener,
+    socketServer: SocketServer.SocketServer.of({
+      address: listener.socketServer.address,
+      run: (handler) => listener.socketServer.run((socket) => Effect.flatMap(f(socket), handler))
+    })
+  }))
+})

@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 import * as Effect from "effect/Effect"
-import * as Cli from "../support/Cli.ts"
+import * as Cli from "./support/Cli.ts"
 
 /**
  * Starts the echo server CLI on a free port and waits for its listening
