@@ -215,7 +215,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
     const occurrences = typed?.occurrences ?? 1
     return Effect.andThen(
       Metric.update(Metric.withAttributes(Metrics.acceptErrors, { reason }), occurrences),
-      Effect.logWarning(`${typed?.message ?? describeCause(cause)}; accepting again in ${pauseMillis} ms`).pipe(
+      Effect.logWarning(`${typed?.message ?? `accept failed: ${describeCause(cause)}`}; accepting again in ${pauseMillis} ms`).pipe(
         Effect.annotateLogs({ server: name, reason, occurrences })
       )
     )

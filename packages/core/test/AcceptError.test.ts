@@ -87,7 +87,7 @@ describe("accept failures", () => {
       assert.deepStrictEqual(warnings, [
         "out of file descriptors (EMFILE), 7 times since the last report; accepting again in 10 ms",
         "accept failed: boom, 1 time since the last report; accepting again in 20 ms",
-        "untyped; accepting again in 40 ms"
+        "accept failed: untyped; accepting again in 40 ms"
       ])
     }).pipe(
       Effect.scoped,
