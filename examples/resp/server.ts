@@ -47,7 +47,7 @@ if (import.meta.main) {
     process.stdout.write(`${usage}\n`)
   } else if (typeof parsed === "string" || !Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(typeof parsed === "string" ? parsed : `port must be between 0 and 65535, got ${parsed.port}`)
-    console.error(usage)
+    console.error(usage.slice(0, usage.indexOf("\n")))
     process.exitCode = 2
   } else {
     Runner.runMain(Runner.serve(resp, { name: "resp", host: parsed.host ?? "127.0.0.1", port }).pipe(Effect.provide(layer)))
