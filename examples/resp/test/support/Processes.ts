@@ -119,9 +119,13 @@ export interface Ran {
 }
 
 /** Runs `command` to its end (killed after `killAfter` ms), with `input` on its stdin. */
-export const run = (command: string, args: ReadonlyArray<string>, options: { readonly input?: string; readonly killAfter?: number } = {}) =>
+export const run = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string; readonly killAfter?: number; readonly cwd?: string } = {}
+) =>
   Effect.callback<Ran>((resume) => {
-    const child = ChildProcess.spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
+    const child = ChildProcess.spawn(command, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))
