@@ -24,6 +24,7 @@
 // Whatever the end, the connection's subscriptions end with it.
 import { ConnectionError, Framing } from "@socket-to-me/core"
 import type { Connection } from "@socket-to-me/core"
+import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -95,7 +96,16 @@ export const app = (options: Options = {}): Framing.FramedApp<Reply.Command, Uin
     yield* Effect.forkScoped(
       Stream.runForEachArray(commands, onRead).pipe(
         Effect.andThen(Effect.andThen(flush, outbox.end)),
-        Effect.catch(onFailure)
+        Effect.catch(onFailure),
+        // A defect in a command ends this connection (HandlerFailed), not
+        // the server, after the replies to the commands before it; an
+        // interrupt is the connection ending anyway.
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.andThen(
+            flush,
+            outbox.fail(ConnectionError.make(new ConnectionError.HandlerFailed({ cause: Cause.squash(cause) })))
+          )
+        )
       )
     )
     return outbox.stream

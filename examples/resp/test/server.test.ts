@@ -10,6 +10,7 @@ import { TcpTransport, TestTransport } from "@socket-to-me/testkit"
 import type { Connection } from "@socket-to-me/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import * as Channels from "../Channels.ts"
 import * as Config from "../Config.ts"
@@ -196,4 +197,24 @@ describe("resp over memory, on the test clock", () => {
       assert.strictEqual((yield* Deferred.await(cutOff))._tag, "SlowConsumer")
       assert.strictEqual(yield* server.server.activeConnections, 1)
     }).pipe(Effect.provide(layer)))
+
+  it.effect("a defect in a command ends that connection (HandlerFailed); the others are served", () =>
+    Effect.gen(function*() {
+      const ended = yield* Deferred.make<Connection.ExitReason>()
+      const server = yield* TestTransport.serve(TestTransport.memory, resp, {
+        onEnd: (info, reason) => info.id === 1 ? Deferred.succeed(ended, reason) : Effect.void
+      })
+      const victim = yield* Resp.connect(server)
+      const other = yield* Resp.connect(server)
+      yield* victim.send("PING\r\nGET k\r\nPING\r\n")
+      assert.strictEqual(yield* victim.toEnd, "+PONG\r\n", "the replies before it, then the close")
+      assert.strictEqual((yield* Deferred.await(ended))._tag, "HandlerFailed")
+      yield* other.send("PING\r\n")
+      assert.strictEqual(yield* other.replies(1), "+PONG\r\n")
+    }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Layer.succeed(Db.Db, Db.Db.of({ modify: () => Effect.die(new Error("the keyspace is broken")), size: Effect.succeed(0) })),
+        Channels.layer
+      ))
+    ))
 })
