@@ -393,5 +393,16 @@ for (const transport of transports) {
         const end = yield* refused.readToEnd
         assert.deepStrictEqual(end.lines, ["* error: server full"])
       }))
+
+    it.live("past the per-address limit a new client gets a server-full style line naming its address", () =>
+      Effect.gen(function*() {
+        const server = yield* ChatServer.serve(transport, {}, { maxConnectionsPerAddress: 1 })
+        yield* Peer.login(server, "alice")
+        const refused = yield* Peer.connect(server)
+        const end = yield* refused.readToEnd
+        assert.deepStrictEqual(end.lines, ["* error: too many connections from 127.0.0.1 (at most 1)"])
+        const exit = server.exits.find((exit) => exit.reason._tag === "Refused")
+        assert.deepInclude(exit?.reason, { why: "per-address", limit: 1, address: "127.0.0.1" })
+      }))
   })
 }

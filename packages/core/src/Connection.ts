@@ -103,15 +103,49 @@ export class Drained extends Data.TaggedClass("Drained")<{}> {}
 
 /**
  * The connection was refused: the server was at its connection limit
- * (`why: "limit"`) or draining (`why: "draining"`).
+ * (`why: "limit"`), already served `limit` connections from the peer's
+ * address (`why: "per-address"`, with that `address`), or was draining
+ * (`why: "draining"`).
  *
  * @since 0.1.0
  * @category exit reasons
  */
 export class Refused extends Data.TaggedClass("Refused")<{
-  readonly why: "limit" | "draining"
+  readonly why: "limit" | "per-address" | "draining"
   readonly limit: number
-}> {}
+  readonly address?: string | undefined
+}> {
+  /** What the server logs: `connection refused: ...`. */
+  get message(): string {
+    switch (this.why) {
+      case "draining":
+        return "connection refused: the server is draining"
+      case "per-address":
+        return `connection refused: limit of ${this.limit} connections from ${this.address} reached`
+      default:
+        return `connection refused: limit of ${this.limit} connections reached`
+    }
+  }
+}
+
+/**
+ * What a refused connection is sent before it is closed: the same bytes
+ * whatever the reason, or bytes per reason (a "server full" line, a "too
+ * many connections from your address" one); `undefined` sends nothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Refusal = Uint8Array | ((refused: Refused) => Uint8Array | undefined)
+
+/**
+ * The bytes `refusal` sends to a connection refused with `refused`.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export const refusalBytes = (refusal: Refusal | undefined, refused: Refused): Uint8Array | undefined =>
+  typeof refusal === "function" ? refusal(refused) : refusal
 
 /**
  * How a connection ended: `Completed`, `Drained`, `Refused`, `Interrupted`, or one of the
@@ -194,6 +228,21 @@ export interface Options {
   readonly failureFlushTimeout?: Duration.Input | undefined
   /** Completed by the server when it starts draining (see `ConnectionInfo.draining`). Default: never. */
   readonly draining?: Deferred.Deferred<void> | undefined
+  /**
+   * Decides whether the connection is served, once its addresses are final
+   * (see `ConnectionInfo.remoteAddress`), before the app starts: a
+   * `Refused` ends it with that reason, after `refusal` is written. It runs
+   * in the connection's scope, so what it takes (a per-address slot) is
+   * released when the connection ends. A server passes its per-address
+   * limit here. Default: every connection is served.
+   */
+  readonly admit?: ((info: ConnectionInfo) => Effect.Effect<Refused | undefined, never, Scope.Scope>) | undefined
+  /**
+   * What a refused connection is sent before it is closed (a "server full"
+   * line): by a server, whatever refused it; here, one `admit` refused.
+   * Default nothing.
+   */
+  readonly refusal?: Refusal | undefined
   /** Called once with the exit reason when the connection has ended and its scope is closed. */
   readonly onEnd?: ((info: ConnectionInfo, reason: ExitReason, stats: Duplex.Stats) => Effect.Effect<void>) | undefined
 }
@@ -242,9 +291,13 @@ class Shared<E, R> {
   readonly draining: Deferred.Deferred<void> | undefined
   readonly awaitDraining: Effect.Effect<void>
   readonly onEnd: Options["onEnd"]
+  readonly admit: Options["admit"]
+  readonly refusal: Refusal | undefined
 
   constructor(handler: Handler<E, R>, options: Options) {
     this.handler = handler
+    this.admit = options.admit
+    this.refusal = options.refusal
     this.outbound = {
       chunks: options.outboundQueueChunks ?? Config.outboundQueueChunks,
       bytes: options.outboundQueueBytes ?? Config.outboundQueueBytes
@@ -339,7 +392,13 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
       )
     )
     const reason = () => this.reason ?? new Interrupted()
-    const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
+    const admit = this.shared.admit
+    const open = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.opened(duplex))
+    // Admitted before the socket is opened (a TLS handshake, say): a peer
+    // over its limit is refused before it costs more.
+    const admitted = admit === undefined ? open : Effect.flatMap(admit(this), (refused) =>
+      refused === undefined ? open : this.refuse(refused, Duplex.open(this.socket)))
+    const served = admitted.pipe(
       Effect.onExit((exit) => this.end(scope, exit)),
       Effect.matchCause({ onFailure: reason, onSuccess: reason })
     )
@@ -378,6 +437,27 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     const reason = exitReason(Exit.failCause(aborted))
     if (reason._tag !== "IdleTimeout") return Effect.void
     return Effect.ignore(Effect.timeoutOption(this.duplex.write([notice(reason.after)]), this.shared.flushTimeout))
+  }
+
+  opened(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
+    return this.serve(duplex)
+  }
+
+  // Opens the socket (`open`) if it is not yet, writes the refusal, if
+  // there is one, and ends in order. The refusal is a line or so, which the
+  // socket takes at once; a peer that is gone makes it fail, and the
+  // connection is refused all the same.
+  refuse(
+    refused: Refused,
+    open: Effect.Effect<Duplex.Duplex, ConnectionError.ConnectionError, Scope.Scope>
+  ): Effect.Effect<ExitReason, never, Scope.Scope> {
+    const refusal = refusalBytes(this.shared.refusal, refused)
+    const written = Effect.flatMap(open, (duplex) => {
+      this.duplex = duplex
+      this.stats = duplex.stats
+      return Effect.andThen(refusal === undefined ? Effect.void : duplex.write([refusal]), duplex.end)
+    })
+    return Effect.logWarning(refused.message).pipe(Effect.andThen(Effect.ignore(written)), Effect.as(refused))
   }
 
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {

@@ -68,6 +68,19 @@ export const connectionsClosed = Metric.counter("socket_to_me_connections_closed
 })
 
 /**
+ * Connections refused, with attribute `why`: `limit` (the connection
+ * limit), `per-address` (the per-address limit) or `draining`. Each is also
+ * counted in `connectionsClosed` as `Refused`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionsRefused = Metric.counter("socket_to_me_connections_refused_total", {
+  description: "Connections refused, by why: limit, per-address or draining",
+  incremental: true
+})
+
+/**
  * Bytes read from peers.
  *
  * @since 0.1.0

@@ -60,6 +60,7 @@ import { describeCause } from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
 import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Metrics from "./Metrics.ts"
+import * as SocketAddresses from "./SocketAddresses.ts"
 
 /**
  * What a drain did: connections that finished within the grace period, and
@@ -86,6 +87,8 @@ export interface Server {
   readonly activeConnections: Effect.Effect<number>
   /** The connection limit. */
   readonly maxConnections: number
+  /** The per-address limit (`Infinity` when there is none). */
+  readonly maxConnectionsPerAddress: number
   /** Completes when no connection is running (at once if none is). */
   readonly awaitIdle: Effect.Effect<void>
   /**
@@ -101,13 +104,19 @@ export interface Server {
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<Connection.Options, "draining" | "idleSweeper"> {
+export interface Options extends Omit<Connection.Options, "draining" | "idleSweeper" | "admit"> {
   /** Name for logs and the `server` attribute of metrics, e.g. `"echo"`. Default `"server"`. */
   readonly name?: string | undefined
   /** Connections served at once; more are refused. Default `Config.maxConnections`. */
   readonly maxConnections?: number | undefined
-  /** Bytes sent to a refused connection before it is closed (e.g. a "server full" line). Default none. */
-  readonly refusal?: Uint8Array | undefined
+  /**
+   * Connections served at once from one address (the peer's host, whatever
+   * its port: `SocketAddresses.host`); more from it are refused with
+   * `Refused { why: "per-address" }`, so that one machine cannot take every
+   * slot of `maxConnections`. Peers without an address (a Unix socket's)
+   * are not counted. Default: none beyond `maxConnections`.
+   */
+  readonly maxConnectionsPerAddress?: number | undefined
   /** How long a drain waits for connections before interrupting them. Default `Config.shutdownGrace`. */
   readonly shutdownGrace?: Duration.Input | undefined
   /** Completes when the stop must be immediate (e.g. a second SIGINT): the drain stops waiting. */
@@ -136,6 +145,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
 ): Effect.fn.Return<Server, never, Scope.Scope | SocketServer.SocketServer | R> {
   const listener = yield* SocketServer.SocketServer
   const maxConnections = options.maxConnections ?? Config.maxConnections
+  const maxPerAddress = options.maxConnectionsPerAddress ?? Infinity
   const shutdownGrace = options.shutdownGrace ?? Config.shutdownGrace
   const connections = yield* FiberSet.make<Connection.ExitReason, never>()
   const permits = yield* Semaphore.make(maxConnections)
@@ -154,13 +164,41 @@ export const make = Effect.fnUntraced(function*<E, R>(
   // the server's scope and outlives the drain, which it may shorten.
   const idleTimeout = Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
   const idleSweeper = Duration.isFinite(idleTimeout) ? yield* IdleSweeper.make(idleTimeout) : undefined
+  // Connections per address, for the per-address limit. A plain map, only
+  // read and written in synchronous steps (`Effect.sync`), so no two
+  // connections interleave in one: an immutable map in a `Ref` would be
+  // copied on every connection's admission and end.
+  const perAddress = new Map<string, number>()
+  const release = (address: string) =>
+    Effect.sync(() => {
+      const n = perAddress.get(address)! - 1
+      if (n === 0) perAddress.delete(address)
+      else perAddress.set(address, n)
+    })
+  // Run by the connection once its peer's address is final (see
+  // `Connection.Options.admit`), in its scope: the slot is released with it.
+  const admitAddress = (info: Connection.ConnectionInfo) =>
+    Effect.suspend(() => {
+      const address = SocketAddresses.host(info.remoteAddress)
+      if (address === undefined) return Effect.undefined
+      const n = perAddress.get(address) ?? 0
+      if (n >= maxPerAddress) {
+        return Effect.succeed(new Connection.Refused({ why: "per-address", limit: maxPerAddress, address }))
+      }
+      perAddress.set(address, n + 1)
+      return Effect.as(Effect.addFinalizer(() => release(address)), undefined)
+    })
   const connectionOptions: Connection.Options = {
     ...options,
     draining,
     idleSweeper,
+    admit: Number.isFinite(maxPerAddress) ? admitAddress : undefined,
     onEnd: (info, reason, stats) =>
       Effect.gen(function*() {
         yield* Metric.update(Metric.withAttributes(Metrics.connectionsClosed, { reason: reason._tag }), 1)
+        if (reason._tag === "Refused") {
+          yield* Metric.update(Metric.withAttributes(Metrics.connectionsRefused, { why: reason.why }), 1)
+        }
         if (reason._tag === "HandlerFailed") yield* Metric.update(Metrics.handlerFailures, 1)
         if (userOnEnd !== undefined) yield* userOnEnd(info, reason, stats)
       })
@@ -187,7 +225,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
       const id = yield* Ref.updateAndGet(lastId, (n) => n + 1)
       yield* Metric.update(Metrics.connectionsAccepted, 1)
       const refusal = (why: "limit" | "draining") =>
-        refuse(socket, id, new Connection.Refused({ why, limit: maxConnections }), connectionOptions, options.refusal)
+        refuse(socket, id, new Connection.Refused({ why, limit: maxConnections }), connectionOptions)
       const connection = (yield* Deferred.isDone(draining))
         ? refusal("draining")
         : (yield* Semaphore.takeIfAvailable(permits, 1))
@@ -267,6 +305,7 @@ export const make = Effect.fnUntraced(function*<E, R>(
     address: listener.address,
     activeConnections: Ref.get(active),
     maxConnections,
+    maxConnectionsPerAddress: maxPerAddress,
     awaitIdle,
     drain
   }
@@ -278,21 +317,17 @@ const refuse = (
   socket: Socket.Socket,
   id: number,
   reason: Connection.Refused,
-  options: Connection.Options,
-  refusal: Uint8Array | undefined
+  options: Connection.Options
 ) =>
   Effect.gen(function*() {
+    const refusal = Connection.refusalBytes(options.refusal, reason)
     const stats = yield* Effect.scoped(Effect.gen(function*() {
       const duplex = yield* Duplex.open(socket)
       if (refusal !== undefined) yield* duplex.write([refusal])
       yield* duplex.end
       return duplex.stats
     })).pipe(Effect.orElseSucceed(() => ({ bytesIn: 0, bytesOut: 0, peerEnded: false, lastActivity: 0 })))
-    yield* Effect.logWarning(
-      reason.why === "draining"
-        ? "connection refused: the server is draining"
-        : `connection refused: limit of ${reason.limit} connections reached`
-    )
+    yield* Effect.logWarning(reason.message)
     if (options.onEnd !== undefined) {
       yield* options.onEnd(
         { id, localAddress: "", remoteAddress: "", startedAt: 0, draining: Effect.never, abort: () => Effect.void },

@@ -33,6 +33,27 @@ export class SocketAddresses extends Context.Service<SocketAddresses, {
 export const format = (host: string, port: number): string => host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
 
 /**
+ * The host of an address as `format` writes it (`host:port`, `[v6]:port`),
+ * without its port: what a machine's connections share whatever their source
+ * ports, and what the per-address limit counts by. An IPv4 address mapped
+ * into IPv6 (`[::ffff:1.2.3.4]:5`) is its IPv4 address. `undefined` for an
+ * address without a port (a Unix socket's peer, `"unknown"`), which no
+ * machine can be told apart by.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const host = (address: string): string | undefined => {
+  const host = address.startsWith("[")
+    ? (address.indexOf("]:") < 0 ? undefined : address.slice(1, address.indexOf("]:")))
+    : address.lastIndexOf(":") < 0
+    ? undefined
+    : address.slice(0, address.lastIndexOf(":"))
+  if (host === undefined || host === "" || host === "unknown") return undefined
+  return host.toLowerCase().startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host
+}
+
+/**
  * Formats a listener's bound address as `host:port` (or the path of a Unix socket).
  *
  * @since 0.1.0

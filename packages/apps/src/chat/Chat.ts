@@ -55,12 +55,35 @@ export const handler = (options: Options = {}): Connection.Handler<Actor.ActorEr
   )
 
 /**
- * The line a connection refused at the connection limit receives.
+ * The line a connection refused at the connection limit (or while the
+ * server drains) receives.
  *
  * @since 0.1.0
  * @category constants
  */
 export const refusal: Uint8Array = new TextEncoder().encode("* error: server full\n")
+
+/**
+ * The line a connection refused at the per-address limit receives:
+ * `* error: too many connections from 10.0.0.7`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const perAddressRefusal = (address: string, limit: number): Uint8Array =>
+  LineCodec.encodeLine(
+    Protocol.formatEvent({ _tag: "Error", message: `too many connections from ${address} (at most ${limit})` })
+  )
+
+/**
+ * What a refused connection receives, by why it was refused: a server-full
+ * line, or the per-address one.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const refusalFor = (refused: Connection.Refused): Uint8Array =>
+  refused.why === "per-address" ? perAddressRefusal(refused.address ?? "your address", refused.limit) : refusal
 
 /**
  * The line a connection closed for being idle receives before the close:
@@ -74,9 +97,11 @@ export const idleNotice = (after: Duration.Duration): Uint8Array =>
 
 /**
  * Server options the chat always uses: what a refused connection and an
- * idle one are told.
+ * idle one are told. The per-address limit's default
+ * (`ChatConfig.maxConnectionsPerAddress`) is the CLI's, which a program
+ * serving the chat passes itself.
  *
  * @since 0.1.0
  * @category constants
  */
-export const serverOptions: Server.Options = { refusal, idleNotice }
+export const serverOptions: Server.Options = { refusal: refusalFor, idleNotice }

@@ -31,6 +31,18 @@ export const maxLineBytes = 4 * 1024
 export const maxNameLength = 32
 
 /**
+ * Connections the chat server (`chat serve`) serves at once from one
+ * address, by default (`--max-connections-per-address`). A chat connection
+ * is a person at a terminal: 16 lets a household or a small office behind
+ * one NAT address in, and stops one machine from taking the server's every
+ * slot (`Config.maxConnections`, 1024) with a loop of `nc`.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxConnectionsPerAddress = 16
+
+/**
  * Lines per second a chat connection may send over time (token bucket
  * refill rate). 20 is faster than anyone types, slow enough that one
  * connection cannot flood a room.

@@ -34,6 +34,7 @@
  *
  * @since 0.1.0
  */
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -220,14 +221,7 @@ const stagingName = /^[0-9a-f]{64}\.part$/
  * @since 0.1.0
  * @category models
  */
-export const peerOf = (remoteAddress: string): string => {
-  if (remoteAddress.startsWith("[")) {
-    const end = remoteAddress.indexOf("]")
-    return end < 0 ? remoteAddress : remoteAddress.slice(1, end)
-  }
-  const colon = remoteAddress.lastIndexOf(":")
-  return colon < 0 ? remoteAddress : remoteAddress.slice(0, colon)
-}
+export const peerOf = (remoteAddress: string): string => SocketAddresses.host(remoteAddress) ?? remoteAddress
 
 const MetaRecord = Schema.Struct({
   size: Schema.Number,

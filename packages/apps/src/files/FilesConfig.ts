@@ -125,6 +125,19 @@ export const minFreeDiskBytes = 64 * 1024 * 1024
 export const maxPendingUploads = 64
 
 /**
+ * Connections the files server (`files serve`) serves at once from one
+ * address, by default (`--max-connections-per-address`). A files client
+ * holds one connection per transfer; 16 leaves room for a few transfers
+ * side by side from every machine behind one NAT address, and stops one
+ * machine from taking every slot (`Config.maxConnections`) with
+ * connections that hold a socket and a file each.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const maxConnectionsPerAddress = 16
+
+/**
  * Most uploads the files server receives at once from one address (the
  * peer's IP address, whatever its port): one client cannot take every
  * upload slot (`maxPendingUploads`). 4 lets a client send a few files side
