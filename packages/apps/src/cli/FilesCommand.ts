@@ -213,7 +213,7 @@ const serve = Command.make(
   ])
 )
 
-const target = (host: string, port: number): FilesClient.Target<never> => ({
+const target = (host: string, port: number): FilesClient.Target<Scope.Scope> => ({
   dial: NodeTransport.dial({ host, port }),
   address: SocketAddresses.format(host, port)
 })
