@@ -16,7 +16,7 @@ import * as Flags from "./Flags.ts"
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.port(Echo.defaultPort), ...Flags.server },
+  { host: Flags.host, port: Flags.port(Echo.defaultPort), ...Flags.connections },
   ({ host, port, ...settings }) => Runner.serve(Echo.handler, Flags.serveOptions("echo", { host, port }, settings))
 ).pipe(
   Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),

@@ -74,12 +74,13 @@ const duration = (name: string, env: string, fallback: Duration.Input, descripti
   )
 
 /**
- * The robustness flags every server command takes.
+ * The robustness flags every server command takes; `server` adds the frame
+ * deadline for the servers whose protocol has frames.
  *
  * @since 0.1.0
  * @category flags
  */
-export const server = {
+export const connections = {
   maxConnections: Flag.Int("max-connections").pipe(
     Flag.withDescription(
       `Connections served at once; more are refused (default ${CoreConfig.maxConnections}, env SOCKET_TO_ME_MAX_CONNECTIONS)`
@@ -93,12 +94,6 @@ export const server = {
     "SOCKET_TO_ME_IDLE_TIMEOUT",
     CoreConfig.idleTimeout,
     "Close connections silent in both directions this long; 0 disables"
-  ),
-  frameDeadline: duration(
-    "frame-deadline",
-    "SOCKET_TO_ME_FRAME_DEADLINE",
-    CoreConfig.frameDeadline,
-    "A started frame must complete within this time; 0 disables"
   ),
   shutdownGrace: duration(
     "shutdown-grace",
@@ -115,22 +110,51 @@ export const server = {
 }
 
 /**
- * Values of the `server` flags.
+ * The flags of a server whose protocol has frames (chat's lines, files'
+ * length-prefixed frames): `connections` and `--frame-deadline`. Echo has
+ * no frames, so it does not take that flag rather than ignore it.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const server = {
+  ...connections,
+  frameDeadline: duration(
+    "frame-deadline",
+    "SOCKET_TO_ME_FRAME_DEADLINE",
+    CoreConfig.frameDeadline,
+    "A started frame must complete within this time; 0 disables"
+  )
+}
+
+/**
+ * Values of the `connections` flags.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ServerSettings {
+export interface ConnectionSettings {
   readonly maxConnections: number
   readonly idleTimeout: Duration.Duration
-  readonly frameDeadline: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly metricsPort: Option.Option<number>
 }
 
 /**
+ * Values of the `server` flags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerSettings extends ConnectionSettings {
+  readonly frameDeadline: Duration.Duration
+}
+
+/**
  * The runner's options for the server `name` on `endpoint` with these
  * settings: every server command serves through `Runner.start` with them.
+ * The frame deadline is not among them: it belongs to the handler's
+ * framing (see `Framing.Options`).
  *
  * @since 0.1.0
  * @category models
@@ -138,7 +162,7 @@ export interface ServerSettings {
 export const serveOptions = (
   name: string,
   endpoint: NodeTransport.Endpoint,
-  settings: ServerSettings
+  settings: ConnectionSettings
 ): Runner.ServeOptions => ({
   name,
   host: endpoint.host,
