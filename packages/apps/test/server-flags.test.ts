@@ -66,7 +66,8 @@ describe("every server command takes every shared flag", () => {
       const framed = partialFrame === undefined ? [] : ["--frame-deadline", "200ms"]
       const cli = await Cli.start(
         [name, "serve", ...shared, ...framed, ...args(dir)],
-        new RegExp(`^${name} listening on \\[::1\\]:(\\d+)$`, "m")
+        new RegExp(`^${name} listening on \\[::1\\]:(\\d+)$`, "m"),
+        { keepTimer: true }
       )
       try {
         const port = Number(cli.listening[1])

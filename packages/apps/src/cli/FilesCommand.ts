@@ -15,9 +15,7 @@ import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as ByteSize from "effect/ByteSize"
-import * as Config from "effect/Config"
 import * as Console from "effect/Console"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -58,35 +56,31 @@ export const parseSize = (text: string): Option.Option<number> => {
   return ByteSize.fromString(trimmed).pipe(Option.flatMap(ByteSize.toNumber), Option.filter(Number.isSafeInteger))
 }
 
-const directory = Flag.String("dir").pipe(
-  Flag.withDescription(`Folder to save into; created if missing (default ${defaultDirectory}, env SOCKET_TO_ME_FILES_DIR)`),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_FILES_DIR")),
-  Flag.withDefault(defaultDirectory)
-)
+const directory = Flags.fromText({
+  name: "dir",
+  env: "SOCKET_TO_ME_FILES_DIR",
+  metavar: "DIR",
+  description: `Folder to save into; created if missing (default ${defaultDirectory}, env SOCKET_TO_ME_FILES_DIR)`,
+  parse: (text) => Option.some(text).pipe(Option.filter((dir) => dir.trim() !== "")),
+  expected: "a folder"
+}).pipe(Flag.map(Option.getOrElse(() => defaultDirectory)))
 
-const maxSize = Flag.String("max-size").pipe(
-  Flag.withDescription(
-    `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
-      Progress.formatBytes(FilesConfig.maxFileBytes)
-    }, env SOCKET_TO_ME_MAX_FILE_SIZE)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MAX_FILE_SIZE")),
-  Flag.withDefault(String(FilesConfig.maxFileBytes)),
-  Flag.filterMap(parseSize, (text) => `expected a size such as 500MiB, 2GB or 1048576, got "${text}"`)
-)
+const maxSize = Flags.fromText({
+  name: "max-size",
+  env: "SOCKET_TO_ME_MAX_FILE_SIZE",
+  metavar: "SIZE",
+  description: `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
+    Progress.formatBytes(FilesConfig.maxFileBytes)
+  }, env SOCKET_TO_ME_MAX_FILE_SIZE)`,
+  parse: parseSize,
+  expected: "a size such as 500MiB, 2GB or 1048576"
+}).pipe(Flag.map(Option.getOrElse(() => FilesConfig.maxFileBytes)))
 
-const stagingExpiry = Flag.String("staging-expiry").pipe(
-  Flag.withDescription(
-    `Delete partial uploads untouched this long (e.g. 30m, 24h; default ${
-      Duration.format(Duration.fromInputUnsafe(FilesConfig.stagingExpiry))
-    }, env SOCKET_TO_ME_STAGING_EXPIRY)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_STAGING_EXPIRY")),
-  Flag.withDefault(""),
-  Flag.filterMap(
-    (text) => text === "" ? Option.some(Duration.fromInputUnsafe(FilesConfig.stagingExpiry)) : Flags.parseDuration(text),
-    (text) => `expected a duration such as 30m or 24h, got "${text}"`
-  )
+const stagingExpiry = Flags.duration(
+  "staging-expiry",
+  "SOCKET_TO_ME_STAGING_EXPIRY",
+  FilesConfig.stagingExpiry,
+  "Delete partial uploads untouched this long"
 )
 
 /**
@@ -117,7 +111,7 @@ const serve = Command.make(
   "serve",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.listenPort(Protocol.defaultPort),
     dir: directory,
     maxSize,
     stagingExpiry,
@@ -170,7 +164,7 @@ const send = Command.make(
   "send",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.connectPort(Protocol.defaultPort),
     as: Flag.String("as").pipe(
       Flag.withDescription("Name to save the file under (default: the file's own name)"),
       Flag.optional
@@ -198,7 +192,7 @@ const get = Command.make(
   "get",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.connectPort(Protocol.defaultPort),
     out: Flag.String("out").pipe(
       Flag.withDescription("Where to save (default: NAME in the current directory); never overwritten"),
       Flag.optional
@@ -222,7 +216,7 @@ const get = Command.make(
 
 const list = Command.make(
   "list",
-  { host: Flags.host, port: Flags.port(Protocol.defaultPort) },
+  { host: Flags.host, port: Flags.connectPort(Protocol.defaultPort) },
   ({ host, port }) =>
     FilesClient.list(target(host, port)).pipe(
       Stream.runForEach((file) =>

@@ -70,6 +70,8 @@ export interface Options {
   readonly input?: string | undefined
   /** Milliseconds before the hard kill. Default `defaultKillAfter`. */
   readonly killAfter?: number | undefined
+  /** Variables added to the environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined
   /** How to start the CLI. Default `source`. */
   readonly entry?: Entry | undefined
   /**
@@ -78,6 +80,12 @@ export interface Options {
    * the whole group, and stays armed after `start` resolves. Default false.
    */
   readonly detached?: boolean | undefined
+  /**
+   * Keep the hard kill armed after `start` resolves, so that a test that
+   * fails before stopping its server does not leave it running. Default
+   * false (true when `detached`).
+   */
+  readonly keepTimer?: boolean | undefined
 }
 
 // Starts `socket-to-me ARGS`, collects its output and arms the hard timer
@@ -86,6 +94,7 @@ const launch = (args: ReadonlyArray<string>, options: Options) => {
   const [command, ...entryArgs] = options.entry ?? source
   const child = ChildProcess.spawn(command, [...entryArgs, ...args], {
     cwd: options.cwd,
+    env: options.env === undefined ? process.env : { ...process.env, ...options.env },
     detached: options.detached === true,
     stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"]
   })
@@ -136,7 +145,7 @@ export const start = (args: ReadonlyArray<string>, listening: RegExp, options: O
       if (match !== null) {
         // A group is the test's to clean up, which an assertion failing
         // mid-test may skip: its timer stays armed.
-        if (options.detached !== true) clearTimeout(timer)
+        if (options.detached !== true && options.keepTimer !== true) clearTimeout(timer)
         resolve({ ...cli, listening: match })
       }
     })
