@@ -20,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
@@ -440,7 +441,14 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   }
 
   opened(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
-    return this.serve(duplex)
+    // At debug level each connection's start is logged with its peer (the
+    // end is logged at info with its reason); below it, nothing is built.
+    return LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
+      ? this.serve(duplex)
+      : Effect.andThen(
+        Effect.annotateLogs(Effect.logDebug("connection opened"), { peer: this.remoteAddress }),
+        this.serve(duplex)
+      )
   }
 
   // Opens the socket (`open`) if it is not yet, writes the refusal, if
