@@ -72,6 +72,31 @@ if (needRedis > 0) {
   const packages = [...new Set(absent.map((tool) => redisTools[tool]))]
   console.log(`skipped: ${needRedis} tests need ${absent.join(", ") || "the redis tools"} (apt-get install ${packages.join(" ") || "redis-server redis-tools"})`)
 }
+// The tests of the listener features against real peers (HAProxy, openssl
+// s_client, Python's ssl; packages/apps/test/support/Tools.ts) skip
+// themselves when their tool is missing; say how many and what to install
+// (`.ci/run` installs them).
+const listenerTools = [
+  { tool: "haproxy", commands: [["haproxy", "-v"], ["/usr/sbin/haproxy", "-v"]], install: "haproxy" },
+  { tool: "openssl", commands: [["openssl", "version"]], install: "openssl" },
+  { tool: "python3", commands: [["python3", "-c", "import ssl"]], install: "python3" }
+]
+const skippedIn = (pattern) =>
+  (counts.testResults ?? [])
+    .filter((file) => pattern.test(file.name))
+    .flatMap((file) => file.assertionResults)
+    .filter((test) => test.status === "skipped" || test.status === "pending").length
+const needTools = skippedIn(/packages\/apps\/test\/(haproxy|tls)[^/]*\.test\.ts$/)
+if (needTools > 0) {
+  const absent = listenerTools.filter(({ commands }) =>
+    !commands.some(([command, ...args]) => spawnSync(command, args, { stdio: "ignore" }).status === 0)
+  )
+  console.log(
+    `skipped: ${needTools} tests need ${absent.map(({ tool }) => tool).join(", ") || "haproxy, openssl, python3"} (apt-get install ${
+      absent.map(({ install }) => install).join(" ") || "haproxy openssl python3"
+    })`
+  )
+}
 for (const name of failed) console.error(`check: ${name} failed`)
 console.log(`${passed} passed, ${failedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
 process.exitCode = failed.length > 0 ? 1 : 0

@@ -118,6 +118,32 @@ export const idleTimeout = "5 minutes"
 export const frameDeadline = "30 seconds"
 
 /**
+ * A server behind a proxy (`--proxy-protocol`) must have the PROXY header
+ * within this time of the connection's arrival (`HandshakeTimeout`, stage
+ * `proxy-header`). A proxy sends it as soon as it has connected, in the
+ * same packet as the client's first bytes or before them; 3 seconds allows
+ * for a loaded proxy and a slow network, and reclaims soon a connection
+ * from anything that is not the proxy.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const proxyHeaderDeadline = "3 seconds"
+
+/**
+ * A connection's handshake (TLS) must be done within this time of its
+ * arrival (`HandshakeTimeout`, stage `tls`), or it is closed: a peer that
+ * connects and stays silent, or trickles its handshake, cannot hold a
+ * connection slot for longer. 10 seconds is far more than a TLS handshake
+ * takes over any network a person would use (a few round trips), and
+ * short enough that silent peers cannot pile up.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const handshakeDeadline = "10 seconds"
+
+/**
  * How long a draining server waits for its connections to finish before it
  * interrupts them. Five seconds lets in-flight requests and goodbyes complete
  * and stays well inside the usual 10 second SIGTERM-to-SIGKILL window of

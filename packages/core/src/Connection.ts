@@ -31,6 +31,7 @@ import * as ConnectionError from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
 import * as IdleSweeper from "./IdleSweeper.ts"
 import * as Outbound from "./Outbound.ts"
+import * as Transport from "./Transport.ts"
 import { SocketAddresses } from "./SocketAddresses.ts"
 
 /**
@@ -336,8 +337,9 @@ class Shared<E, R> {
 // connection holds two fibers (its own and the app's).
 class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   readonly id: number
-  readonly localAddress: string
-  readonly remoteAddress: string
+  // Set again once the socket is open, when it learned them (a PROXY header).
+  localAddress: string
+  remoteAddress: string
   readonly startedAt: number
   readonly draining: Effect.Effect<void>
   readonly shared: Shared<E, R>
@@ -394,10 +396,13 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     )
     const reason = () => this.reason ?? new Interrupted()
     const admit = this.shared.admit
-    const open = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.opened(duplex))
-    // Admitted before the socket is opened (a TLS handshake, say): a peer
-    // over its limit is refused before it costs more.
-    const admitted = admit === undefined ? open : Effect.flatMap(admit(this), (refused) =>
+    const learns = Transport.capabilities(this.socket).addresses
+    const open = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.opened(duplex, learns))
+    // Admitted as soon as the peer's address is final: before the socket is
+    // opened (a TLS handshake, say), so that a peer over its limit is
+    // refused before it costs more, unless opening is what tells the
+    // address (a PROXY header); then in `opened`.
+    const admitted = admit === undefined || learns !== undefined ? open : Effect.flatMap(admit(this), (refused) =>
       refused === undefined ? open : this.refuse(refused, Duplex.open(this.socket)))
     const served = admitted.pipe(
       Effect.onExit((exit) => this.end(scope, exit)),
@@ -440,7 +445,23 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     return Effect.ignore(Effect.timeoutOption(this.duplex.write([notice(reason.after)]), this.shared.flushTimeout))
   }
 
-  opened(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
+  opened(
+    duplex: Duplex.Duplex,
+    learns: Transport.Capabilities["addresses"]
+  ): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
+    if (learns === undefined) return this.start(duplex)
+    const learned = learns()
+    if (learned !== undefined) {
+      this.localAddress = learned.local
+      this.remoteAddress = learned.remote
+    }
+    const admit = this.shared.admit
+    if (admit === undefined) return this.start(duplex)
+    return Effect.flatMap(admit(this), (refused) =>
+      refused === undefined ? this.start(duplex) : this.refuse(refused, Effect.succeed(duplex)))
+  }
+
+  start(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     // At debug level each connection's start is logged with its peer (the
     // end is logged at info with its reason); below it, nothing is built.
     return LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")

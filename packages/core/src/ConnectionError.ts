@@ -10,6 +10,7 @@
  */
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
 
 /**
  * The peer closed its side while the connection still needed input (for
@@ -175,6 +176,75 @@ export class HandlerFailed extends Data.TaggedError("HandlerFailed")<{
 }
 
 /**
+ * A stage of opening a connection before its app's bytes flow: reading the
+ * PROXY protocol header (`"proxy-header"`), or the TLS handshake (`"tls"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HandshakeStage = "proxy-header" | "tls"
+
+/**
+ * A stage of opening the connection (`HandshakeStage`) did not finish within
+ * its deadline: a peer that connects and stays silent cannot hold a slot.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class HandshakeTimeout extends Data.TaggedError("HandshakeTimeout")<{
+  readonly stage: HandshakeStage
+  readonly after: Duration.Duration
+}> {
+  override get message(): string {
+    return this.stage === "tls" ? "TLS handshake not done within its deadline" : "no PROXY header within its deadline"
+  }
+}
+
+/**
+ * The TLS handshake failed: the peer speaks no TLS, offers nothing the
+ * server accepts, or its certificate was refused; `cause` is the TLS
+ * library's error.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class HandshakeFailed extends Data.TaggedError("HandshakeFailed")<{
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `TLS handshake failed: ${describeCause(this.cause)}`
+  }
+}
+
+/**
+ * A server that expects the PROXY protocol (v1 or v2) got a malformed
+ * header, or something that is not a PROXY header (`detail` says which).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class ProxyHeaderInvalid extends Data.TaggedError("ProxyHeaderInvalid")<{
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `bad PROXY header: ${this.detail}`
+  }
+}
+
+/**
+ * Whether `cause` is a reason a handshake ends a connection with
+ * (`HandshakeTimeout`, `HandshakeFailed`, `ProxyHeaderInvalid`): what a
+ * transport whose sockets handshake reports as a `SocketOpenError`'s cause
+ * and declares as its failure as it is.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isHandshakeFailure = (cause: unknown): cause is HandshakeTimeout | HandshakeFailed | ProxyHeaderInvalid =>
+  Predicate.isTagged(cause, "HandshakeTimeout") || Predicate.isTagged(cause, "HandshakeFailed") ||
+  Predicate.isTagged(cause, "ProxyHeaderInvalid")
+
+/**
  * Every reason a connection can fail.
  *
  * @since 0.1.0
@@ -192,6 +262,9 @@ export type ConnectionErrorReason =
   | FrameTooLarge
   | DecodeFailed
   | HandlerFailed
+  | HandshakeTimeout
+  | HandshakeFailed
+  | ProxyHeaderInvalid
 
 /**
  * The one error type of a connection; `reason` tells which failure it is.

@@ -13,16 +13,25 @@ import * as Context from "effect/Context"
 import * as NetAddress from "effect/net/NetAddress"
 
 /**
+ * A connection's two addresses, as `host:port` strings (`[v6]:port` for
+ * IPv6; a path, or `unix`, on a Unix socket).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Addresses {
+  readonly local: string
+  readonly remote: string
+}
+
+/**
  * Addresses of the socket being handled, as `host:port` strings
  * (`[v6]:port` for IPv6).
  *
  * @since 0.1.0
  * @category services
  */
-export class SocketAddresses extends Context.Service<SocketAddresses, {
-  readonly local: string
-  readonly remote: string
-}>()("@socket-to-me/core/SocketAddresses") {}
+export class SocketAddresses extends Context.Service<SocketAddresses, Addresses>()("@socket-to-me/core/SocketAddresses") {}
 
 /**
  * Formats a host and port the way every log line and CLI message shows them.

@@ -15,6 +15,16 @@
  *   The write stage (`Outbound`) then writes from the app's fiber when the
  *   writer has nothing to do. A later capability (sending a file by the
  *   kernel) belongs here too.
+ * - `addresses`: for a socket that learns its connection's addresses while
+ *   it opens (from a PROXY protocol header, see `ProxyProtocol`), how to
+ *   read them once it is open. Core then takes the peer's address from
+ *   there, for the app, the logs and the per-address limit.
+ *
+ * A transport whose sockets run a handshake when opened (TLS; reading a
+ * PROXY header) runs it when the reader is acquired, under a deadline of
+ * its own, and reports its failures, typed (`HandshakeTimeout`,
+ * `HandshakeFailed`, `ProxyHeaderInvalid`), as `SocketOpenError` causes its
+ * `failure` returns as they are.
  *
  * A socket that declares nothing (a plain effect `Socket`) gets
  * `undeclared`: every failure is a `ReadFailed` or `WriteFailed`, and
@@ -40,6 +50,7 @@ import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as ConnectionError from "./ConnectionError.ts"
+import type * as SocketAddresses from "./SocketAddresses.ts"
 
 /**
  * Key under which a socket carries its transport's declaration.
@@ -76,6 +87,9 @@ export type Failure =
   | ConnectionError.NoListener
   | ConnectionError.ReadFailed
   | ConnectionError.WriteFailed
+  | ConnectionError.HandshakeTimeout
+  | ConnectionError.HandshakeFailed
+  | ConnectionError.ProxyHeaderInvalid
 
 /**
  * A socket writer that can also write without an effect.
@@ -113,6 +127,14 @@ export interface Capabilities {
   readonly failure: (cause: unknown, during: Operation) => Failure
   /** The socket's writer with direct writes, acquired instead of `Socket.writer`; `undefined` if it has none. */
   readonly directWriter: Effect.Effect<DirectWriter, never, Scope.Scope> | undefined
+  /**
+   * Declared by a socket that learns its connection's addresses while its
+   * reader is acquired (a PROXY header): read once that is done; it gives
+   * `undefined` to keep those the listener reported (a PROXY header of the
+   * proxy's own, a `LOCAL` one). Absent: the listener's are final
+   * (`SocketAddresses`).
+   */
+  readonly addresses?: (() => SocketAddresses.Addresses | undefined) | undefined
 }
 
 /**
@@ -171,14 +193,17 @@ export const declare = (socket: Socket.Socket, capabilities: Capabilities): Tran
 
 /**
  * `wrapper`, a socket built over `wrapped` (a fault, a probe), with the
- * failure reasons `wrapped` declared and no direct writer: its writes go
- * through the wrapper's own writer, which a direct write would bypass.
+ * failure reasons and the learned addresses `wrapped` declared and no
+ * direct writer: its writes go through the wrapper's own writer, which a
+ * direct write would bypass.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const wrapping = (wrapped: Socket.Socket, wrapper: Socket.Socket): Transport =>
-  declare(wrapper, { failure: capabilities(wrapped).failure, directWriter: undefined })
+export const wrapping = (wrapped: Socket.Socket, wrapper: Socket.Socket): Transport => {
+  const declared = capabilities(wrapped)
+  return declare(wrapper, { failure: declared.failure, directWriter: undefined, addresses: declared.addresses })
+}
 
 /**
  * The typed reason for `error`, a failure a socket reported while reading

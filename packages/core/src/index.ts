@@ -114,6 +114,13 @@ export * as LineCodec from "./LineCodec.ts"
 export * as Metrics from "./Metrics.ts"
 
 /**
+ * The PROXY protocol, versions 1 (text) and 2 (binary), as HAProxy's specification defines them: the header a proxy sends first on every connection it forwards, saying whose connection it is. `decode` is the decoder, `encodeV1` and `encodeV2` what a proxy sends, and `wrap` a socket that reads the header first, under a deadline, and declares the addresses it learned.
+ *
+ * @since 0.1.0
+ */
+export * as ProxyProtocol from "./ProxyProtocol.ts"
+
+/**
  * The write stage of one connection: the bounded outbound queue between the app's fiber, which offers the app's output, and the writer, which runs `run` and writes it to the socket, followed by how the output ended (done, or the app's failure). This module is the only one that writes a connection's output: `Connection` offers and runs the writer, `Duplex` moves the bytes.
  *
  * @since 0.1.0

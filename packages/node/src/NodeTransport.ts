@@ -12,6 +12,7 @@
  */
 import * as AcceptError from "@socket-to-me/core/AcceptError"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as ProxyProtocol from "@socket-to-me/core/ProxyProtocol"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Transport from "@socket-to-me/core/Transport"
@@ -42,6 +43,24 @@ export interface Endpoint {
   readonly port: number
 }
 
+/**
+ * How a listener treats what it accepts, beyond its endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenOptions {
+  /**
+   * Expect a PROXY protocol header (v1 or v2) first on every connection, as
+   * a proxy in front sends it (HAProxy's `send-proxy`, `send-proxy-v2`):
+   * its client's address becomes the connection's peer, and a connection
+   * without a valid header is closed (see core's `ProxyProtocol`). `true`,
+   * or the header's options (its deadline). Only for a listener that only
+   * the proxy can reach: whoever connects can claim any address. Default off.
+   */
+  readonly proxyProtocol?: boolean | ProxyProtocol.Options | undefined
+}
+
 const addressesOf = (conn: Net.Socket) => ({
   local: SocketAddresses.format(conn.localAddress ?? "unknown", conn.localPort ?? 0),
   remote: SocketAddresses.format(conn.remoteAddress ?? "unknown", conn.remotePort ?? 0)
@@ -66,6 +85,8 @@ const acceptError = (cause: unknown, occurrences: number) =>
 /**
  * Binds a TCP listener on `endpoint` for the life of the scope. Bind
  * failures are classified (`AddressInUse`, `PermissionDenied`, ...).
+ * With `proxyProtocol`, each connection reads its PROXY header first
+ * (`ListenOptions`).
  *
  * Each accepted socket is read in flowing mode (see `FlowingSocket`), and
  * its handler runs in a fiber of its own with the connection's addresses
@@ -85,7 +106,10 @@ const acceptError = (cause: unknown, occurrences: number) =>
  * @since 0.1.0
  * @category constructors
  */
-export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
+export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, options: ListenOptions = {}) {
+  const proxy = options.proxyProtocol === true ? {} : options.proxyProtocol || undefined
+  const socketOf = (conn: Net.Socket): Socket.Socket =>
+    proxy === undefined ? FlowingSocket.fromNetSocket(conn) : ProxyProtocol.wrap(FlowingSocket.fromNetSocket(conn), proxy)
   const address = SocketAddresses.format(endpoint.host, endpoint.port)
   const waiting = new Set<Net.Socket>()
   const wait = (conn: Net.Socket) => {
@@ -179,7 +203,7 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
       onConnection = (conn) => {
         const context = Context.add(services, SocketAddresses.SocketAddresses, addressesOf(conn))
         track(Effect.runForkWith(context)(
-          Effect.ignoreCause(handler(FlowingSocket.fromNetSocket(conn)), {
+          Effect.ignoreCause(handler(socketOf(conn)), {
             log: "Unhandled",
             message: "Unhandled error in the connection handler"
           })
@@ -217,8 +241,11 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint) {
  * @since 0.1.0
  * @category layers
  */
-export const layerServer = (endpoint: Endpoint): Layer.Layer<SocketServer.SocketServer, ServerError.ServerError> =>
-  Layer.effect(SocketServer.SocketServer, makeServer(endpoint))
+export const layerServer = (
+  endpoint: Endpoint,
+  options?: ListenOptions
+): Layer.Layer<SocketServer.SocketServer, ServerError.ServerError> =>
+  Layer.effect(SocketServer.SocketServer, makeServer(endpoint, options))
 
 // What a socket of effect's `NodeSocket` declares: Node's failure reasons;
 // its writer has no direct writes.

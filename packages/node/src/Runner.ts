@@ -57,6 +57,8 @@ export interface ServeOptions extends Server.Options {
   readonly port?: number | undefined
   /** Serve Prometheus metrics at `http://HOST:PORT/metrics` on this port (on `host`). Default off. */
   readonly metricsPort?: number | undefined
+  /** Expect a PROXY protocol header first on every connection (see `NodeTransport.ListenOptions`). Default off. */
+  readonly proxyProtocol?: NodeTransport.ListenOptions["proxyProtocol"]
 }
 
 /**
@@ -73,8 +75,8 @@ export const start = Effect.fnUntraced(function*<E, R>(
   handler: Connection.Handler<E, R>,
   options: ServeOptions
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
-  const { host = "127.0.0.1", metricsPort, port = 0, ...serverOptions } = options
-  const listener = yield* NodeTransport.makeServer({ host, port })
+  const { host = "127.0.0.1", metricsPort, port = 0, proxyProtocol, ...serverOptions } = options
+  const listener = yield* NodeTransport.makeServer({ host, port }, { proxyProtocol })
   const server = yield* Server.make(handler, {
     forceStop: yield* Shutdown.Forced,
     ...serverOptions

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Connection from "@socket-to-me/core/Connection"
+import * as ProxyProtocol from "@socket-to-me/core/ProxyProtocol"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as Server from "@socket-to-me/core/Server"
 import * as Effect from "effect/Effect"
@@ -122,4 +123,19 @@ export const mapAccepted = (
       run: (handler) => listener.socketServer.run((socket) => Effect.flatMap(f(socket), handler))
     })
   }))
+})
+
+/**
+ * `transport` with the PROXY protocol on, as a listener told to expect it
+ * (`NodeTransport.makeServer({ proxyProtocol })`): every accepted socket
+ * reads a PROXY header first (`ProxyProtocol.wrap`), and its connection
+ * gets the addresses the header gave. Its name is `transport`'s with
+ * `+proxy`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withProxyProtocol = (transport: TestTransport, options?: ProxyProtocol.Options): TestTransport => ({
+  ...mapAccepted(transport, (socket) => Effect.succeed(ProxyProtocol.wrap(socket, options))),
+  name: `${transport.name}+proxy`
 })
