@@ -11,7 +11,7 @@ import * as ChatClient from "../src/chat/ChatClient.ts"
 import * as Protocol from "../src/chat/Protocol.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
-import { all as transports } from "@socket-to-me/testkit/TcpTransport"
+import { allWithTls as transports } from "@socket-to-me/testkit/TcpTransport"
 
 // Text and raw bytes (invalid UTF-8 on purpose) as one chunk.
 const bytes = (...parts: ReadonlyArray<string | ReadonlyArray<number>>): Uint8Array =>

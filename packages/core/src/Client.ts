@@ -53,7 +53,9 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   override get message(): string {
     const reason = this.cause.reason
     if (reason._tag === "NoListener") return `no server at ${this.address} (is it running?)`
-    return `cannot connect to ${this.address}: ${"cause" in reason ? describeCause(reason.cause) : reason.message}`
+    return `cannot connect to ${this.address}: ${
+      "cause" in reason && reason._tag !== "HandshakeFailed" ? describeCause(reason.cause) : reason.message
+    }`
   }
 }
 
@@ -74,7 +76,7 @@ export interface ConnectOptions {
 
 /**
  * Opens a connection in the current scope, retrying failed attempts with
- * exponential backoff. Each failed attempt's socket is released at once.
+ * exponential backoff (but not a failed TLS handshake, `HandshakeFailed`). Each failed attempt's socket is released at once.
  * `makeSocket` runs once per attempt, in that attempt's scope.
  *
  * @since 0.1.0
@@ -95,7 +97,10 @@ export const connect = <R>(
   return attempt.pipe(
     Effect.retry({
       schedule: Schedule.exponential(options.retryBaseMillis ?? Config.connectRetryBaseMillis),
-      times: options.retries ?? Config.connectRetries
+      times: options.retries ?? Config.connectRetries,
+      // A refused handshake (a certificate not trusted, no TLS on the
+      // other side) would be refused again: reported at once.
+      while: (error) => error.reason._tag !== "HandshakeFailed"
     }),
     Effect.mapError((cause: ConnectionError.ConnectionError) => new ConnectError({ address: options.address, cause }))
   )

@@ -601,5 +601,10 @@ const logEnd = Effect.fnUntraced(function*(
   const log = reason._tag === "HandlerFailed" && Exit.isFailure(exit)
     ? Effect.logWarning("connection closed", Cause.pretty(exit.cause))
     : Effect.logInfo("connection closed")
-  yield* Effect.annotateLogs(log, fields)
+  // A failed handshake says why (which certificate, which header): the
+  // reason's tag alone does not tell an operator what to fix.
+  yield* Effect.annotateLogs(
+    log,
+    ConnectionError.isHandshakeFailure(reason) ? { ...fields, detail: reason.message } : fields
+  )
 })

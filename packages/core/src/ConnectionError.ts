@@ -202,17 +202,19 @@ export class HandshakeTimeout extends Data.TaggedError("HandshakeTimeout")<{
 
 /**
  * The TLS handshake failed: the peer speaks no TLS, offers nothing the
- * server accepts, or its certificate was refused; `cause` is the TLS
+ * other side accepts, or its certificate was refused; `cause` is the TLS
  * library's error.
  *
  * @since 0.1.0
  * @category reasons
  */
 export class HandshakeFailed extends Data.TaggedError("HandshakeFailed")<{
+  /** What failed, on one line (`wrong version number`, `certificate has expired`). */
+  readonly detail: string
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `TLS handshake failed: ${describeCause(this.cause)}`
+    return `TLS handshake failed: ${this.detail}`
   }
 }
 

@@ -66,12 +66,26 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
 }
 
 /**
+ * The listener's TLS files cannot be used (missing, not PEM, a key that
+ * does not match its certificate, an expired certificate): `detail` says
+ * which file and why, on one line.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class TlsConfigInvalid extends Data.TaggedError("TlsConfigInvalid")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
  * Every reason a server can fail.
  *
  * @since 0.1.0
  * @category models
  */
-export type ServerErrorReason = AddressInUse | PermissionDenied | BadAddress | ListenFailed
+export type ServerErrorReason = AddressInUse | PermissionDenied | BadAddress | ListenFailed | TlsConfigInvalid
 
 /**
  * The one error type of a server; `reason` tells which failure it is.

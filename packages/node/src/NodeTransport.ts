@@ -13,7 +13,7 @@
 import * as AcceptError from "@socket-to-me/core/AcceptError"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as ProxyProtocol from "@socket-to-me/core/ProxyProtocol"
-import type * as ServerError from "@socket-to-me/core/ServerError"
+import * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Transport from "@socket-to-me/core/Transport"
 import * as Context from "effect/Context"
@@ -31,6 +31,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as FlowingSocket from "./FlowingSocket.ts"
 import * as NodeErrors from "./NodeErrors.ts"
+import * as NodeTls from "./NodeTls.ts"
 
 /**
  * Where to listen or connect.
@@ -59,6 +60,13 @@ export interface ListenOptions {
    * the proxy can reach: whoever connects can claim any address. Default off.
    */
   readonly proxyProtocol?: boolean | ProxyProtocol.Options | undefined
+  /**
+   * Serve TLS with these PEM files (and ask clients for certificates,
+   * `NodeTls.ServerOptions`): each connection handshakes when it opens,
+   * after its PROXY header if one is expected, under a deadline. The files
+   * are loaded and checked when the listener is made. Default: plain TCP.
+   */
+  readonly tls?: NodeTls.ServerOptions | undefined
 }
 
 const addressesOf = (conn: Net.Socket) => ({
@@ -85,8 +93,9 @@ const acceptError = (cause: unknown, occurrences: number) =>
 /**
  * Binds a TCP listener on `endpoint` for the life of the scope. Bind
  * failures are classified (`AddressInUse`, `PermissionDenied`, ...).
- * With `proxyProtocol`, each connection reads its PROXY header first
- * (`ListenOptions`).
+ * With `proxyProtocol`, each connection reads its PROXY header first; with
+ * `tls`, it handshakes (`ListenOptions`; a TLS file that cannot be used
+ * fails with a `ServerError` whose reason is `TlsConfigInvalid`).
  *
  * Each accepted socket is read in flowing mode (see `FlowingSocket`), and
  * its handler runs in a fiber of its own with the connection's addresses
@@ -108,8 +117,17 @@ const acceptError = (cause: unknown, occurrences: number) =>
  */
 export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, options: ListenOptions = {}) {
   const proxy = options.proxyProtocol === true ? {} : options.proxyProtocol || undefined
+  const tls = options.tls === undefined ? undefined : yield* Effect.mapError(
+    NodeTls.server(options.tls),
+    (error) => new ServerError.ServerError({ reason: new ServerError.TlsConfigInvalid({ detail: error.detail }) })
+  )
+  // A TLS socket reads the PROXY header itself, before its handshake.
   const socketOf = (conn: Net.Socket): Socket.Socket =>
-    proxy === undefined ? FlowingSocket.fromNetSocket(conn) : ProxyProtocol.wrap(FlowingSocket.fromNetSocket(conn), proxy)
+    tls !== undefined
+      ? NodeTls.accepted(conn, tls, proxy)
+      : proxy === undefined
+      ? FlowingSocket.fromNetSocket(conn)
+      : ProxyProtocol.wrap(FlowingSocket.fromNetSocket(conn), proxy)
   const address = SocketAddresses.format(endpoint.host, endpoint.port)
   const waiting = new Set<Net.Socket>()
   const wait = (conn: Net.Socket) => {
@@ -270,12 +288,19 @@ export const declare = (socket: Socket.Socket): Transport.Transport => Transport
  * unreachable, a name that does not resolve), with Node's error as the
  * reason's cause; `Client.connect` retries it. The socket belongs to the
  * scope: it is destroyed when the scope closes unless its reader took it.
+ * With `tls` (loaded by `NodeTls.client`), the connection is TLS, checked
+ * against its trust and server name; a failed handshake is a
+ * `HandshakeFailed`, which `Client.connect` does not retry.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope> =>
-  Effect.flatMap(
+export const dial = (
+  endpoint: Endpoint,
+  options: DialOptions = {}
+): Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope> => {
+  const tls = options.tls
+  return Effect.flatMap(
     Effect.acquireRelease(
       Effect.callback<Net.Socket, ConnectionError.ConnectionError>((resume) => {
         const conn = Net.createConnection({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true })
@@ -299,5 +324,23 @@ export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket, Connectio
       // was never read, and is harmless after.
       (conn) => Effect.sync(() => conn.destroySoon())
     ),
-    (conn) => Effect.succeed(FlowingSocket.fromNetSocket(conn))
+    (conn) =>
+      tls === undefined
+        ? Effect.succeed(FlowingSocket.fromNetSocket(conn))
+        : Effect.map(
+          Effect.acquireRelease(NodeTls.connect(conn, endpoint.host, tls), (secure) => Effect.sync(() => secure.destroySoon())),
+          (secure) => FlowingSocket.fromNetSocket(secure)
+        )
   )
+}
+
+/**
+ * How `dial` connects, beyond its endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DialOptions {
+  /** Connect with TLS, trusting and checking what `NodeTls.client` loaded. Default: plain TCP. */
+  readonly tls?: NodeTls.Client | undefined
+}

@@ -59,6 +59,8 @@ export interface ServeOptions extends Server.Options {
   readonly metricsPort?: number | undefined
   /** Expect a PROXY protocol header first on every connection (see `NodeTransport.ListenOptions`). Default off. */
   readonly proxyProtocol?: NodeTransport.ListenOptions["proxyProtocol"]
+  /** Serve TLS with these PEM files (see `NodeTransport.ListenOptions`). Default: plain TCP. */
+  readonly tls?: NodeTransport.ListenOptions["tls"]
 }
 
 /**
@@ -75,8 +77,8 @@ export const start = Effect.fnUntraced(function*<E, R>(
   handler: Connection.Handler<E, R>,
   options: ServeOptions
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
-  const { host = "127.0.0.1", metricsPort, port = 0, proxyProtocol, ...serverOptions } = options
-  const listener = yield* NodeTransport.makeServer({ host, port }, { proxyProtocol })
+  const { host = "127.0.0.1", metricsPort, port = 0, proxyProtocol, tls, ...serverOptions } = options
+  const listener = yield* NodeTransport.makeServer({ host, port }, { proxyProtocol, tls })
   const server = yield* Server.make(handler, {
     forceStop: yield* Shutdown.Forced,
     ...serverOptions

@@ -30,6 +30,13 @@ export * as MetricsHttp from "./MetricsHttp.ts"
 export * as NodeErrors from "./NodeErrors.ts"
 
 /**
+ * TLS for the Node transport: a listener's certificate and key (and the CA its clients' certificates are checked against), a client's trust, and the two sides of the handshake, over the same flowing socket plain TCP uses.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTls from "./NodeTls.ts"
+
+/**
  * Real TCP for the apps: a `SocketServer` bound with Node's `net`, which also reports each connection's addresses, and a dialer for clients.
  *
  * @since 0.1.0

@@ -34,12 +34,18 @@
  * @since 0.1.0
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as FlowingSocket from "@socket-to-me/node/FlowingSocket"
+import * as NodeErrors from "@socket-to-me/node/NodeErrors"
+import * as NodeTls from "@socket-to-me/node/NodeTls"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import type * as Scope from "effect/Scope"
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import { assertHandlesBackToBaseline, handleBaseline } from "./NodeHandles.ts"
 import * as TestTransport from "./TestTransport.ts"
+import * as TlsCertificates from "./TlsCertificates.ts"
 
 // Suspended so that each dial has its own `conn`.
 const dialWithReset = (port: number): Effect.Effect<Socket.Socket> => Effect.suspend(() => {
@@ -89,6 +95,76 @@ export const tcp: TestTransport.TestTransport = {
   })
 }
 
+// Resets `raw`, under a TLS socket, one event-loop turn later: reset in
+// the turn of a TLS write (the write the test makes before it resets,
+// within the turn the server read it), the socket sends a FIN and the
+// server sees an orderly end instead of the reset.
+const resetSoon = (raw: Net.Socket): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    setImmediate(() => {
+      raw.resetAndDestroy()
+      resume(Effect.void)
+    })
+  })
+
+// A TLS client to 127.0.0.1:`port`: a raw socket under the TLS socket, so
+// that writing a `CloseEvent` above 1000 resets it (RST) as over TCP.
+const dialTlsWithReset = (port: number, client: NodeTls.Client): Effect.Effect<
+  Socket.Socket,
+  ConnectionError.ConnectionError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const raw = yield* Effect.acquireRelease(
+      Effect.callback<Net.Socket, ConnectionError.ConnectionError>((resume) => {
+        const socket = Net.createConnection({ host: "127.0.0.1", port, allowHalfOpen: true, noDelay: true })
+        socket.once("connect", () => resume(Effect.succeed(socket)))
+        socket.once("error", (cause) => resume(Effect.fail(ConnectionError.make(NodeErrors.failure(cause, "read")))))
+        socket.on("error", () => {})
+      }),
+      (socket) => Effect.sync(() => socket.destroy())
+    )
+    const secure = yield* Effect.acquireRelease(NodeTls.connect(raw, "127.0.0.1", client), (tls) => Effect.sync(() => tls.destroy()))
+    const flowing = FlowingSocket.fromNetSocket(secure)
+    return NodeTransport.declare(Socket.make({
+      reader: flowing.reader,
+      writer: Effect.map(flowing.writer, (writer) => ({
+        ...writer,
+        write: (chunk: Uint8Array | string | Socket.CloseEvent) =>
+          Socket.isCloseEvent(chunk) && chunk.code > 1000
+            ? resetSoon(raw)
+            : writer.write(chunk)
+      }))
+    }))
+  })
+
+/**
+ * Loopback TLS through the product's Node listener (`NodeTransport.makeServer`
+ * with `tls`), with certificates made by `TlsCertificates` (it needs
+ * `openssl`), dialed by the product's TLS client (`NodeTls.connect`)
+ * trusting the test CA.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const tls: TestTransport.TestTransport = {
+  name: "tls",
+  listen: Effect.gen(function*() {
+    const certificates = yield* Effect.orDie(TlsCertificates.get)
+    const socketServer = yield* Effect.orDie(
+      NodeTransport.makeServer({ host: "127.0.0.1", port: 0 }, { tls: certificates.server })
+    )
+    const client = yield* Effect.orDie(NodeTls.client({ ca: certificates.ca }))
+    const baseline = handleBaseline()
+    const port = socketServer.address._tag === "UnixPathAddress" ? 0 : socketServer.address.port
+    return {
+      socketServer,
+      dial: dialTlsWithReset(port, client),
+      assertNoLeaks: assertHandlesBackToBaseline(baseline)
+    }
+  })
+}
+
 /**
  * Every transport a test body should run over: the memory network, then TCP.
  *
@@ -96,3 +172,13 @@ export const tcp: TestTransport.TestTransport = {
  * @category transports
  */
 export const all: ReadonlyArray<TestTransport.TestTransport> = [TestTransport.memory, tcp]
+
+/**
+ * `all`, then TLS (`tls`) where `openssl` can make its certificates
+ * (`TlsCertificates.available`): what a test body that must hold over TLS
+ * too runs over.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const allWithTls: ReadonlyArray<TestTransport.TestTransport> = TlsCertificates.available ? [...all, tls] : all

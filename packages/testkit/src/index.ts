@@ -100,6 +100,13 @@ export * as TestTransport from "./TestTransport.ts"
 export * as TestkitConfig from "./TestkitConfig.ts"
 
 /**
+ * Certificates for TLS tests, made when first asked for with `openssl` (P-256 keys, valid for a day) in a temporary folder removed when the process exits: a test CA, a server certificate it signs for `localhost` and `127.0.0.1`, a client certificate it signs, and a self-signed client certificate no one trusts.
+ *
+ * @since 0.1.0
+ */
+export * as TlsCertificates from "./TlsCertificates.ts"
+
+/**
  * The transport contract as cases: what every transport core runs over must do, checked the same way over each. The memory network and the product's Node TCP socket both pass it (`TcpTransport.all`); a transport of your own passes it before core runs on it.
  *
  * @since 0.1.0

@@ -1,7 +1,7 @@
 /**
- * The transport contract over the memory network and over the Node socket
- * the product uses (`NodeTransport`, through `TcpTransport.tcp`): the same
- * cases, the same expectations. Then transports broken on purpose, each in
+ * The transport contract over the memory network, over the Node socket
+ * the product uses (`NodeTransport`, through `TcpTransport.tcp`) and over
+ * its TLS (`TcpTransport.tls`): the same cases, the same expectations. Then transports broken on purpose, each in
  * one way, to show that the cases that should catch it do.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -13,13 +13,20 @@ import * as Leaks from "../src/Leaks.ts"
 import * as MemoryNetwork from "../src/MemoryNetwork.ts"
 import * as TcpTransport from "../src/TcpTransport.ts"
 import * as TestTransport from "../src/TestTransport.ts"
+import * as TlsCertificates from "../src/TlsCertificates.ts"
 import * as TransportContract from "../src/TransportContract.ts"
 
-describe.each(TcpTransport.all)("the transport contract over $name", (transport) => {
+describe.each(TcpTransport.allWithTls)("the transport contract over $name", (transport) => {
   for (const contractCase of TransportContract.cases) {
     it.live(contractCase.name, () => contractCase.run(transport))
   }
 })
+
+if (!TlsCertificates.available) {
+  describe("the transport contract over tls", () => {
+    it("every case", (ctx) => ctx.skip("needs openssl, to make the test certificates"))
+  })
+}
 
 // The memory network with each accepted socket passed through `f`, and each
 // dialed one too unless `acceptedOnly`.

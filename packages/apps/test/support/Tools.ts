@@ -228,3 +228,53 @@ export const liveWith = (...needed: ReadonlyArray<Tool>) => {
     else it(name, (ctx) => ctx.skip(`needs ${absent.join(", ")}`))
   }
 }
+
+/** One step of a conversation with a tool: bytes to send it, then what its stdout must come to show. */
+export interface Step {
+  readonly send?: string | Uint8Array
+  readonly expect?: RegExp
+}
+
+/**
+ * Runs `command` as a conversation: each step's bytes go to its stdin, and
+ * the next step waits until its stdout (read as latin1, so binary replies
+ * can be searched) matches the step's `expect`. After the last step its
+ * stdin is closed and it runs to its end; killed after `killAfter` ms
+ * (default 20 s), with what it printed so far.
+ */
+export const converse = (
+  command: string,
+  args: ReadonlyArray<string>,
+  steps: ReadonlyArray<Step>,
+  options: { readonly killAfter?: number } = {}
+) =>
+  Effect.callback<Ran>((resume) => {
+    const child = ChildProcess.spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    let at = 0
+    const advance = () => {
+      while (at < steps.length) {
+        const step = steps[at]!
+        if (step.expect !== undefined && !step.expect.test(stdout)) return
+        at++
+        const next = steps[at]
+        if (next?.send !== undefined) child.stdin.write(next.send)
+      }
+      child.stdin.end()
+    }
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("latin1")
+      advance()
+    })
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.stdin.on("error", () => {})
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfter ?? 20_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    if (steps[0]?.send !== undefined) child.stdin.write(steps[0].send)
+    advance()
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
