@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
-import { allWithTls as transports } from "@socket-to-me/testkit/TcpTransport"
+import { every as transports } from "@socket-to-me/testkit/TcpTransport"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"

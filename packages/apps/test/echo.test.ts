@@ -10,7 +10,7 @@ import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Echo from "../src/echo/Echo.ts"
-import { allWithTls as transports } from "@socket-to-me/testkit/TcpTransport"
+import { every as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const address = "test"
 

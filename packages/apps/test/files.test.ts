@@ -36,7 +36,7 @@ import {
   wireFrames,
   writeLocal
 } from "./support/files.ts"
-import { allWithTls as transports } from "@socket-to-me/testkit/TcpTransport"
+import { every as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const chunk = FilesConfig.fileChunkBytes
 const MiB = 1024 * 1024

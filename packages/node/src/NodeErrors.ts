@@ -65,6 +65,10 @@ export const failure = (cause: unknown, during: Transport.Operation): Transport.
 // that does not resolve, or a port out of range.
 const badAddressCodes: ReadonlySet<string> = new Set([
   "EADDRNOTAVAIL",
+  // A Unix socket's folder that does not exist, or a path that is too long.
+  "ENOENT",
+  "ENOTDIR",
+  "ENAMETOOLONG",
   "ENOTFOUND",
   "EAI_AGAIN",
   "EAI_NONAME",

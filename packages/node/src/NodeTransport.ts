@@ -29,12 +29,13 @@ import * as SocketServer from "effect/socket/SocketServer"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
+import * as Path from "node:path"
 import * as FlowingSocket from "./FlowingSocket.ts"
 import * as NodeErrors from "./NodeErrors.ts"
 import * as NodeTls from "./NodeTls.ts"
 
 /**
- * Where to listen or connect.
+ * Where to listen or connect over TCP.
  *
  * @since 0.1.0
  * @category models
@@ -43,6 +44,41 @@ export interface Endpoint {
   readonly host: string
   readonly port: number
 }
+
+/**
+ * Where to listen or connect over a Unix domain socket: its path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UnixEndpoint {
+  readonly path: string
+}
+
+/**
+ * A TCP or a Unix domain socket endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Address = Endpoint | UnixEndpoint
+
+/**
+ * Whether `address` is a Unix domain socket's.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isUnix = (address: Address): address is UnixEndpoint => "path" in address
+
+/**
+ * `address` as log lines and messages show it: `host:port`, or the path.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const format = (address: Address): string =>
+  isUnix(address) ? address.path : SocketAddresses.format(address.host, address.port)
 
 /**
  * How a listener treats what it accepts, beyond its endpoint.
@@ -67,12 +103,60 @@ export interface ListenOptions {
    * are loaded and checked when the listener is made. Default: plain TCP.
    */
   readonly tls?: NodeTls.ServerOptions | undefined
+  /**
+   * On a Unix domain socket, the permissions of its file (e.g. `0o660`: the
+   * owner's group may connect), set once it is bound. Default: the process's
+   * umask decides.
+   */
+  readonly unixMode?: number | undefined
 }
 
 const addressesOf = (conn: Net.Socket) => ({
   local: SocketAddresses.format(conn.localAddress ?? "unknown", conn.localPort ?? 0),
   remote: SocketAddresses.format(conn.remoteAddress ?? "unknown", conn.remotePort ?? 0)
 })
+
+// A Unix socket's peer has no address of its own (a client's socket is
+// unnamed): `unix`, which no per-address limit counts by.
+const unixAddressesOf = (path: string) => ({ local: path, remote: "unix" })
+
+// What is at `path` before a Unix listener binds it: nothing, or a socket
+// file a server left behind (it crashed; a server that closes removes its
+// file), which is removed, but only once a connection to it is refused, so
+// that a live server's socket is never taken from it. Anything else is
+// left alone, and binding fails.
+const reclaimStale = (path: string, address: string): Effect.Effect<void, ServerError.ServerError> =>
+  Effect.suspend(() => {
+    // Node reports a missing folder as EACCES.
+    const folder = Path.dirname(path)
+    if (!Fs.existsSync(folder)) {
+      return Effect.fail(
+        new ServerError.ServerError({
+          reason: new ServerError.BadAddress({ address, cause: new Error(`no such folder ${folder}`) })
+        })
+      )
+    }
+    const stat = Result.try(() => Fs.lstatSync(path))
+    if (Result.isFailure(stat)) return Effect.void
+    const listenFailed = (cause: unknown) =>
+      new ServerError.ServerError({ reason: new ServerError.ListenFailed({ address, cause }) })
+    if (!stat.success.isSocket()) return Effect.fail(listenFailed(new Error("it exists and is not a socket")))
+    return Effect.callback<void, ServerError.ServerError>((resume) => {
+      const probe = Net.createConnection({ path })
+      probe.once("connect", () => {
+        probe.destroy()
+        resume(Effect.fail(new ServerError.ServerError({ reason: new ServerError.AddressInUse({ address }) })))
+      })
+      probe.once("error", (cause) => {
+        probe.destroy()
+        const code = NodeErrors.code(cause)
+        if (code !== "ECONNREFUSED" && code !== "ENOENT") return resume(Effect.fail(listenFailed(cause)))
+        const removed = Result.try(() => Fs.rmSync(path, { force: true }))
+        resume(Result.isSuccess(removed) ? Effect.void : Effect.fail(listenFailed(removed.failure)))
+      })
+      return Effect.sync(() => probe.destroy())
+    })
+  })
 
 // Every accepted socket keeps this listener for its whole life: an error
 // while no reader is attached (before the handler runs, after it ended)
@@ -91,8 +175,12 @@ const acceptError = (cause: unknown, occurrences: number) =>
   })
 
 /**
- * Binds a TCP listener on `endpoint` for the life of the scope. Bind
- * failures are classified (`AddressInUse`, `PermissionDenied`, ...).
+ * Binds a TCP listener on `endpoint` for the life of the scope, or one on
+ * a Unix domain socket (`{ path }`). Bind failures are classified
+ * (`AddressInUse`, `PermissionDenied`, ...). A Unix socket's file left by
+ * a server that crashed is replaced, but only when nothing listens on it
+ * (otherwise `AddressInUse`); `unixMode` sets the file's permissions; the
+ * file is removed when the listener closes (after the server's drain).
  * With `proxyProtocol`, each connection reads its PROXY header first; with
  * `tls`, it handshakes (`ListenOptions`; a TLS file that cannot be used
  * fails with a `ServerError` whose reason is `TlsConfigInvalid`).
@@ -115,7 +203,7 @@ const acceptError = (cause: unknown, occurrences: number) =>
  * @since 0.1.0
  * @category constructors
  */
-export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, options: ListenOptions = {}) {
+export const makeServer = Effect.fnUntraced(function*(endpoint: Address, options: ListenOptions = {}) {
   const proxy = options.proxyProtocol === true ? {} : options.proxyProtocol || undefined
   const tls = options.tls === undefined ? undefined : yield* Effect.mapError(
     NodeTls.server(options.tls),
@@ -128,7 +216,8 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, option
       : proxy === undefined
       ? FlowingSocket.fromNetSocket(conn)
       : ProxyProtocol.wrap(FlowingSocket.fromNetSocket(conn), proxy)
-  const address = SocketAddresses.format(endpoint.host, endpoint.port)
+  const address = format(endpoint)
+  const unix = isUnix(endpoint) ? endpoint.path : undefined
   const waiting = new Set<Net.Socket>()
   const wait = (conn: Net.Socket) => {
     waiting.add(conn)
@@ -197,20 +286,29 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, option
   // itself; this catches any that Node does emit.
   let onError = acceptFailed
   server.on("error", (cause: Error) => onError(cause))
+  if (unix !== undefined) yield* reclaimStale(unix, address)
   yield* Effect.callback<void, ServerError.ServerError>((resume) => {
     onError = (cause) => {
       onError = acceptFailed
       resume(Effect.fail(NodeErrors.serverError(cause, address)))
     }
-    server.listen({ host: endpoint.host, port: endpoint.port }, () => {
+    server.listen(isUnix(endpoint) ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port }, () => {
       onError = acceptFailed
       resume(Effect.void)
     })
   })
-  const bound = server.address() as Net.AddressInfo
-  const boundAddress = yield* Effect.fromResult(NetAddress.inetAddressFromIpString(bound.address, bound.port)).pipe(
-    Effect.mapError((cause) => NodeErrors.serverError(cause, address))
-  )
+  if (unix !== undefined && options.unixMode !== undefined) {
+    const mode = options.unixMode
+    yield* Effect.fromResult(Result.try(() => Fs.chmodSync(unix, mode))).pipe(
+      Effect.mapError((cause) => NodeErrors.serverError(cause, address))
+    )
+  }
+  const bound = server.address()
+  const boundAddress: NetAddress.SocketAddress = typeof bound === "string" || bound === null
+    ? NetAddress.unixPathAddress(unix ?? String(bound))
+    : yield* Effect.fromResult(NetAddress.inetAddressFromIpString(bound.address, bound.port)).pipe(
+      Effect.mapError((cause) => NodeErrors.serverError(cause, address))
+    )
 
   const run = <R, E, _>(handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>) =>
     Effect.gen(function*() {
@@ -219,7 +317,11 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, option
       const track = Fiber.runIn(scope)
       const previous = { onConnection, report }
       onConnection = (conn) => {
-        const context = Context.add(services, SocketAddresses.SocketAddresses, addressesOf(conn))
+        const context = Context.add(
+          services,
+          SocketAddresses.SocketAddresses,
+          unix === undefined ? addressesOf(conn) : unixAddressesOf(unix)
+        )
         track(Effect.runForkWith(context)(
           Effect.ignoreCause(handler(socketOf(conn)), {
             log: "Unhandled",
@@ -260,7 +362,7 @@ export const makeServer = Effect.fnUntraced(function*(endpoint: Endpoint, option
  * @category layers
  */
 export const layerServer = (
-  endpoint: Endpoint,
+  endpoint: Address,
   options?: ListenOptions
 ): Layer.Layer<SocketServer.SocketServer, ServerError.ServerError> =>
   Layer.effect(SocketServer.SocketServer, makeServer(endpoint, options))
@@ -280,7 +382,7 @@ const netCapabilities: Transport.Capabilities = { failure: NodeErrors.failure, d
 export const declare = (socket: Socket.Socket): Transport.Transport => Transport.declare(socket, netCapabilities)
 
 /**
- * A socket to `endpoint`, connected: the same flowing socket the listener
+ * A socket to `endpoint` (TCP, or a Unix domain socket's path), connected: the same flowing socket the listener
  * gives its connections (`FlowingSocket`), so a client reads, writes,
  * half-closes and fails exactly as a server's connection does (a write
  * after the peer's reset fails as `PeerReset`; it never waits for a drain
@@ -296,14 +398,16 @@ export const declare = (socket: Socket.Socket): Transport.Transport => Transport
  * @category constructors
  */
 export const dial = (
-  endpoint: Endpoint,
+  endpoint: Address,
   options: DialOptions = {}
 ): Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope> => {
   const tls = options.tls
   return Effect.flatMap(
     Effect.acquireRelease(
       Effect.callback<Net.Socket, ConnectionError.ConnectionError>((resume) => {
-        const conn = Net.createConnection({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true })
+        const conn = isUnix(endpoint)
+          ? Net.createConnection({ path: endpoint.path, allowHalfOpen: true })
+          : Net.createConnection({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true })
         const failed = (cause: Error) => {
           conn.destroy()
           resume(Effect.fail(ConnectionError.make(NodeErrors.failure(cause, "read"))))
@@ -328,7 +432,12 @@ export const dial = (
       tls === undefined
         ? Effect.succeed(FlowingSocket.fromNetSocket(conn))
         : Effect.map(
-          Effect.acquireRelease(NodeTls.connect(conn, endpoint.host, tls), (secure) => Effect.sync(() => secure.destroySoon())),
+          // Over a Unix socket, the certificate is checked against the name
+          // asked for (`servername`), or `localhost`.
+          Effect.acquireRelease(
+            NodeTls.connect(conn, isUnix(endpoint) ? "localhost" : endpoint.host, tls),
+            (secure) => Effect.sync(() => secure.destroySoon())
+          ),
           (secure) => FlowingSocket.fromNetSocket(secure)
         )
   )

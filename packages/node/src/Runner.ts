@@ -59,6 +59,10 @@ export interface ServeOptions extends Server.Options {
   readonly metricsPort?: number | undefined
   /** Expect a PROXY protocol header first on every connection (see `NodeTransport.ListenOptions`). Default off. */
   readonly proxyProtocol?: NodeTransport.ListenOptions["proxyProtocol"]
+  /** Listen on this Unix domain socket instead of TCP (`host` and `port` are then unused). Default: TCP. */
+  readonly unix?: string | undefined
+  /** The Unix socket file's permissions (see `NodeTransport.ListenOptions`). */
+  readonly unixMode?: number | undefined
   /** Serve TLS with these PEM files (see `NodeTransport.ListenOptions`). Default: plain TCP. */
   readonly tls?: NodeTransport.ListenOptions["tls"]
 }
@@ -77,8 +81,12 @@ export const start = Effect.fnUntraced(function*<E, R>(
   handler: Connection.Handler<E, R>,
   options: ServeOptions
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope | R> {
-  const { host = "127.0.0.1", metricsPort, port = 0, proxyProtocol, tls, ...serverOptions } = options
-  const listener = yield* NodeTransport.makeServer({ host, port }, { proxyProtocol, tls })
+  const { host = "127.0.0.1", metricsPort, port = 0, proxyProtocol, tls, unix, unixMode, ...serverOptions } = options
+  const listener = yield* NodeTransport.makeServer(unix === undefined ? { host, port } : { path: unix }, {
+    proxyProtocol,
+    tls,
+    unixMode
+  })
   const server = yield* Server.make(handler, {
     forceStop: yield* Shutdown.Forced,
     ...serverOptions

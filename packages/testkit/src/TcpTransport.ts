@@ -43,7 +43,10 @@ import type * as Scope from "effect/Scope"
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
-import { assertHandlesBackToBaseline, handleBaseline } from "./NodeHandles.ts"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { assertHandlesBackToBaseline, countHandles, handleBaseline } from "./NodeHandles.ts"
 import * as TestTransport from "./TestTransport.ts"
 import * as TlsCertificates from "./TlsCertificates.ts"
 
@@ -166,6 +169,35 @@ export const tls: TestTransport.TestTransport = {
 }
 
 /**
+ * A Unix domain socket through the product's Node listener, in a temporary
+ * folder removed with the scope, dialed by the product's dialer
+ * (`NodeTransport.dial({ path })`). A Unix socket has no reset: writing a
+ * `CloseEvent` above 1000 destroys the client's socket, which its peer
+ * sees as an orderly end (the transport contract's reset case does not
+ * apply to it). Its leak check counts pipe handles (`PipeWrap`).
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const unix: TestTransport.TestTransport = {
+  name: "unix",
+  listen: Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "socket-to-me-unix-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const path = Path.join(dir, "server.sock")
+    const socketServer = yield* Effect.orDie(NodeTransport.makeServer({ path }))
+    const baseline = countHandles(["PipeWrap"])
+    return {
+      socketServer,
+      dial: NodeTransport.dial({ path }),
+      assertNoLeaks: assertHandlesBackToBaseline(baseline)
+    }
+  })
+}
+
+/**
  * Every transport a test body should run over: the memory network, then TCP.
  *
  * @since 0.1.0
@@ -182,3 +214,12 @@ export const all: ReadonlyArray<TestTransport.TestTransport> = [TestTransport.me
  * @category transports
  */
 export const allWithTls: ReadonlyArray<TestTransport.TestTransport> = TlsCertificates.available ? [...all, tls] : all
+
+/**
+ * Every listener the product has: `allWithTls`, then a Unix domain socket
+ * (`unix`). What the apps' suites run over.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const every: ReadonlyArray<TestTransport.TestTransport> = [...allWithTls, unix]

@@ -22,6 +22,14 @@ describe.each(TcpTransport.allWithTls)("the transport contract over $name", (tra
   }
 })
 
+// A Unix socket has no reset (RST): every other case holds over it.
+describe("the transport contract over unix", () => {
+  for (const contractCase of TransportContract.cases) {
+    if (contractCase.name.startsWith("reset:")) continue
+    it.live(contractCase.name, () => contractCase.run(TcpTransport.unix))
+  }
+})
+
 if (!TlsCertificates.available) {
   describe("the transport contract over tls", () => {
     it("every case", (ctx) => ctx.skip("needs openssl, to make the test certificates"))
