@@ -3,6 +3,7 @@
 // every problem. The last line is a plain `N passed, M failed` summary read
 // from vitest's JSON report, for humans and for CI logs alike.
 // Started through with-node.mjs, so process.execPath is the project's Node.
+import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { envWithNode, exitLike, root, spawnForwarding } from "./lib/node.mjs"
@@ -55,8 +56,22 @@ const skipped = (counts.numPendingTests ?? 0) + (counts.numTodoTests ?? 0)
 const noTests = passed + failedTests === 0
 if (noTests && !failed.includes("test")) failed.push("test")
 
+// The tests against redis-server (examples/resp/test/redis.test.ts) skip
+// themselves when a redis tool is missing; say how many and what to install
+// (`.ci/run` installs them, so CI never skips them).
+const redisTools = { "redis-server": "redis-server", "redis-cli": "redis-tools", "redis-benchmark": "redis-tools" }
+const needRedis = (counts.testResults ?? [])
+  .filter((file) => /examples\/resp\/test\/redis\.test\.ts$/.test(file.name))
+  .flatMap((file) => file.assertionResults)
+  .filter((test) => test.status === "skipped" || test.status === "pending").length
+
 console.log("")
 if (noTests) console.error("check: no tests ran")
+if (needRedis > 0) {
+  const absent = Object.keys(redisTools).filter((tool) => spawnSync(tool, ["--version"], { stdio: "ignore" }).error !== undefined)
+  const packages = [...new Set(absent.map((tool) => redisTools[tool]))]
+  console.log(`skipped: ${needRedis} tests need ${absent.join(", ") || "the redis tools"} (apt-get install ${packages.join(" ") || "redis-server redis-tools"})`)
+}
 for (const name of failed) console.error(`check: ${name} failed`)
 console.log(`${passed} passed, ${failedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
 process.exitCode = failed.length > 0 ? 1 : 0

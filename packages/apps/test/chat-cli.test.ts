@@ -4,7 +4,7 @@
  * server closed), one-line errors, and a graceful stop. Real TCP on port 0.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { createConnection } from "node:net"
+import { createConnection, createServer } from "node:net"
 import * as Cli from "./support/Cli.ts"
 
 // A raw client (what nc does) that logs in, sends lines, and waits for
@@ -31,6 +31,20 @@ const watch = (port: string, nick: string) => {
     })
   return { until, send: (line: string) => socket.write(`${line}\n`), close: () => socket.destroy() }
 }
+
+// Resolves once `cli` has printed `line` on stdout.
+const printed = (cli: Cli.Process, line: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const check = () => {
+      if (cli.stdout().split("\n").includes(line)) {
+        cli.child.stdout!.off("data", check)
+        resolve()
+      }
+    }
+    cli.child.stdout!.on("data", check)
+    void cli.exited.then((result) => reject(new Error(`exited (${result.code}) before printing ${line}:\n${result.stdout}\n${result.stderr}`)))
+    check()
+  })
 
 describe("socket-to-me chat CLI", () => {
   it("rejects a bad --nick with one line", async () => {
@@ -72,5 +86,65 @@ describe("socket-to-me chat CLI", () => {
     } finally {
       assert.strictEqual(await Cli.stop(server), 0)
     }
+  })
+
+  it("join against something that is not a chat server fails within 5 s, saying so", async () => {
+    // The echo server waits to be spoken to: the real greeting deadline
+    // (ChatConfig.greetingTimeout, 5 s) ends the wait, once.
+    const echo = await Cli.start(["echo", "serve", "--port", "0"], / listening on \S+:(\d+)$/m)
+    try {
+      const silent = await Cli.run(["chat", "join", "--nick", "ada", "--port", echo.listening[1]!], { input: "" })
+      assert.strictEqual(silent.code, 1)
+      assert.strictEqual(
+        silent.stderr.trim(),
+        `socket-to-me: 127.0.0.1:${echo.listening[1]} is not a chat server: it sent no greeting within 5s`
+      )
+    } finally {
+      assert.strictEqual(await Cli.stop(echo), 0)
+    }
+
+    // A peer that greets with something else is told apart at once.
+    const other = createServer((socket) => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"))
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve))
+    const port = (other.address() as { port: number }).port
+    try {
+      const garbage = await Cli.run(["chat", "join", "--nick", "ada", "--port", String(port)], { input: "" })
+      assert.strictEqual(garbage.code, 1)
+      assert.strictEqual(
+        garbage.stderr.trim(),
+        `socket-to-me: 127.0.0.1:${port} is not a chat server: it greeted with "HTTP/1.1 400 Bad Request"`
+      )
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()))
+    }
+  })
+
+  it("join prints why the server ended the session (shutdown, idle timeout) and exits non-zero", async () => {
+    const listening = /^chat listening on 127\.0\.0\.1:(\d+)$/m
+    // Idle: a real, short timeout; the client sends nothing after its login
+    // (its stdin stays open), so the outcome does not depend on time.
+    const idleServer = await Cli.start(["chat", "serve", "--port", "0", "--idle-timeout", "1s"], listening)
+    try {
+      const idle = await Cli.spawn(["chat", "join", "--nick", "ada", "--port", idleServer.listening[1]!], {
+        openStdin: true
+      }).exited
+      assert.strictEqual(idle.code, 1)
+      assert.strictEqual(idle.stdout.trim().split("\n").at(-1), "* error: idle for 1s; closing")
+      assert.strictEqual(idle.stderr.trim(), "socket-to-me: the server closed the connection: idle for 1s")
+    } finally {
+      assert.strictEqual(await Cli.stop(idleServer), 0)
+    }
+
+    const server = await Cli.start(["chat", "serve", "--port", "0"], listening)
+    const stopped = Cli.spawn(["chat", "join", "--nick", "bob", "--port", server.listening[1]!], { openStdin: true })
+    try {
+      await printed(stopped, "* you joined lobby")
+    } finally {
+      assert.strictEqual(await Cli.stop(server), 0)
+    }
+    const result = await stopped.exited
+    assert.strictEqual(result.code, 1)
+    assert.strictEqual(result.stdout.trim().split("\n").at(-1), "* server shutting down")
+    assert.strictEqual(result.stderr.trim(), "socket-to-me: the server is shutting down")
   })
 })

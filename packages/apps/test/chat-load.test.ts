@@ -11,10 +11,10 @@
  * consumer however the scheduler interleaves them. Nothing waits on time.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Config from "@socket-to-me/core/Config"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as ChatConfig from "../src/chat/ChatConfig.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
@@ -125,7 +125,7 @@ for (const transport of transports) {
           const slowExit = server.exits.find((exit) => exit.reason._tag === "SlowConsumer")
           assert.isDefined(slowExit, `exit reasons: ${ChatServer.exitTags(server).join(", ")}`)
           const reason = slowExit!.reason
-          assert.strictEqual(reason._tag === "SlowConsumer" ? reason.capacity : -1, Config.subscriberQueueSize)
+          assert.strictEqual(reason._tag === "SlowConsumer" ? reason.capacity : -1, ChatConfig.outboxLines)
           assert.strictEqual(ChatServer.exitTags(server).filter((tag) => tag === "Completed").length, 5)
         }),
       { timeout: 60_000 }

@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import * as Fs from "node:fs"
 import * as Flood from "../src/chat/Flood.ts"
 import * as Protocol from "../src/chat/Protocol.ts"
 import * as Sanitize from "../src/chat/Sanitize.ts"
@@ -66,6 +67,25 @@ describe("chat protocol", () => {
       ])
       assert.deepStrictEqual(yield* failureReason("  "), ["EmptyLine", "nothing to send"])
     }))
+
+  it.effect("a failed parse names the command it was meant to be (undefined for a message)", () =>
+    Effect.gen(function*() {
+      const command = (line: string) => Effect.map(Effect.flip(Protocol.parseCommand(line)), (error) => error.command)
+      assert.strictEqual(yield* command("/DANCE now"), "dance")
+      assert.strictEqual(yield* command("/join bad/room"), "join")
+      assert.strictEqual(yield* command("/nick a.b"), "nick")
+      assert.isUndefined(yield* command("  "))
+      assert.isTrue(Protocol.needsNickname("dance"))
+      assert.isTrue(Protocol.needsNickname(undefined))
+      assert.isFalse(Protocol.needsNickname("nick"))
+    }))
+
+  it("docs/protocols/chat.md lists the reply to /help as the server sends it", () => {
+    const doc = Fs.readFileSync(new URL("../../../docs/protocols/chat.md", import.meta.url), "utf8")
+    const block = /<!-- help:start -->\n```\n([\s\S]*?)\n```\n<!-- help:end -->/.exec(doc)
+    assert.isNotNull(block, "the /help block of the protocol doc")
+    assert.deepStrictEqual(block![1]!.split("\n"), Protocol.help.map(Protocol.formatEvent))
+  })
 
   it.effect("command names are case-insensitive, rooms are lowercased, // escapes a leading slash", () =>
     Effect.gen(function*() {

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as ChatClient from "../src/chat/ChatClient.ts"
+import * as Protocol from "../src/chat/Protocol.ts"
 import * as Peer from "./support/ChatPeer.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
@@ -53,8 +54,21 @@ for (const transport of transports) {
         const anon = yield* Peer.connect(server)
         yield* anon.send("hi there", "/who", "/join dev", "/msg bob psst")
         for (let i = 0; i < 4; i++) yield* anon.expect("* error: choose a nickname first with /nick NAME")
+        // Unknown and malformed commands too, as docs/protocols/chat.md says:
+        // the answer does not depend on the arguments.
+        yield* anon.send("/dance", "/join bad/room", "/msg bob", "/me", "/JOIN")
+        for (let i = 0; i < 5; i++) {
+          assert.deepStrictEqual(yield* anon.expect((line) => line.startsWith("* error: ")), [
+            "* error: choose a nickname first with /nick NAME"
+          ])
+        }
         yield* anon.send("/rooms")
         yield* anon.expect("* rooms: lobby (1)")
+        // What works without a nickname answers as it does with one.
+        yield* anon.send("/help")
+        assert.deepStrictEqual(yield* anon.expect(Protocol.formatEvent(Protocol.help.at(-1)!)), Protocol.help.map(Protocol.formatEvent))
+        yield* anon.send("/nick bad name")
+        yield* anon.expect("* error: invalid nickname: use 1 to 32 letters, digits, _ or -")
         yield* anon.send("/nick anon")
         yield* bob.expect("* anon joined lobby")
         assert.deepStrictEqual(bob.seen.filter((line) => !line.startsWith("* ")), [])
@@ -161,6 +175,7 @@ for (const transport of transports) {
         for (const command of ["/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "/help"]) {
           assert.isTrue(help.some((line) => line.startsWith(`*   ${command} `)), command)
         }
+        assert.deepStrictEqual(help, Protocol.help.map(Protocol.formatEvent))
         yield* alice.send("/dance now")
         yield* alice.expect("* error: unknown command /dance (try /help)")
         yield* alice.send("//dance now")
@@ -316,6 +331,25 @@ for (const transport of transports) {
         yield* alice.send(...Array.from({ length: 200 }, (_, i) => `line ${i}`))
         yield* bob.expect("<alice> line 199")
         assert.strictEqual(bob.seen.filter((line) => line.startsWith("<alice>")).length, 200)
+      }))
+
+    it.effect("an idle connection is told why before the server closes it (IdleTimeout)", () =>
+      Effect.gen(function*() {
+        // TestClock: the connections are idle only when the test moves time.
+        const server = yield* ChatServer.serve(transport, {}, { idleTimeout: "1 minute" })
+        const alice = yield* Peer.login(server, "alice")
+        yield* TestClock.adjust("30 seconds")
+        const bob = yield* Peer.login(server, "bob")
+        yield* alice.expect("* bob joined lobby")
+        // Alice's last traffic was at 30 s (bob's arrival); bob's too.
+        yield* TestClock.adjust("1 minute")
+        for (const peer of [alice, bob]) {
+          const end = yield* peer.readToEnd
+          assert.strictEqual(end.lines.at(-1), "* error: idle for 1m; closing")
+        }
+        // Exits are recorded before a connection's fiber ends.
+        yield* server.server.awaitIdle
+        assert.deepStrictEqual(ChatServer.exitTags(server), ["IdleTimeout", "IdleTimeout"])
       }))
 
     it.live("draining the server tells everyone it is shutting down, then closes", () =>

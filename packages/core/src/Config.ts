@@ -158,40 +158,12 @@ export const actorRestartWindow = "1 second"
 
 /**
  * Messages a broadcast subscriber's queue holds before its slow-consumer
- * policy applies. 256 lines lets a reader that pauses for a moment (a busy
- * terminal, a network hiccup) catch up with five people pasting a 50-line
- * burst each, and bounds what one stalled reader costs the server.
+ * policy applies. 256 lets a reader that pauses for a moment (a busy
+ * terminal, a network hiccup) catch up with a burst of messages, and bounds
+ * what one stalled reader costs the server.
  *
  * @since 0.1.0
  * @category defaults
  */
 export const subscriberQueueSize = 256
 
-/**
- * Largest chat line in bytes. 4 KiB is far more than anyone types in one
- * message and keeps a hostile connection's partial line (and every copy of
- * a broadcast line in the subscribers' queues) small.
- *
- * @since 0.1.0
- * @category defaults
- */
-export const chatMaxLineBytes = 4 * 1024
-
-/**
- * Lines per second a chat connection may send over time (token bucket
- * refill rate). 20 is faster than anyone types, slow enough that one
- * connection cannot flood a room.
- *
- * @since 0.1.0
- * @category defaults
- */
-export const chatRateLimit = 20
-
-/**
- * Lines a chat connection may send at once (token bucket size): room for a
- * pasted paragraph or a scripted login, not for a flood.
- *
- * @since 0.1.0
- * @category defaults
- */
-export const chatRateBurst = 50

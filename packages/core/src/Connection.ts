@@ -20,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
@@ -180,6 +181,14 @@ export interface Options {
    */
   readonly idleSweeper?: IdleSweeper.IdleSweeper | undefined
   /**
+   * What to tell a peer closed for being idle (a protocol's goodbye line),
+   * given the timeout. Written as the connection closes, only if nothing
+   * else waits to be written (a peer with output pending is not reading
+   * it), and for at most `failureFlushTimeout`; the connection ends with
+   * `IdleTimeout` either way. Default: nothing is written.
+   */
+  readonly idleNotice?: ((after: Duration.Duration) => Uint8Array) | undefined
+  /**
    * When the app fails, how long its queued output may still take to be
    * written before the connection is closed at once. Default `Config.failureFlushTimeout`.
    */
@@ -230,6 +239,7 @@ class Shared<E, R> {
   readonly idleTimeout: Duration.Duration
   readonly idleSweeper: IdleSweeper.IdleSweeper | undefined
   readonly flushTimeout: Duration.Duration
+  readonly idleNotice: Options["idleNotice"]
   readonly draining: Deferred.Deferred<void> | undefined
   readonly awaitDraining: Effect.Effect<void>
   readonly onEnd: Options["onEnd"]
@@ -244,6 +254,7 @@ class Shared<E, R> {
     this.idleTimeout = options.idleSweeper?.timeout ??
       Duration.fromInputUnsafe(options.idleTimeout ?? Config.idleTimeout)
     this.flushTimeout = Duration.fromInputUnsafe(options.failureFlushTimeout ?? Config.failureFlushTimeout)
+    this.idleNotice = options.idleNotice
     this.draining = options.draining
     this.awaitDraining = options.draining === undefined ? Effect.never : Deferred.await(options.draining)
     this.onEnd = options.onEnd
@@ -329,7 +340,15 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
       )
     )
     const reason = () => this.reason ?? new Interrupted()
-    const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
+    // At debug level each connection's start is logged with its peer (the
+    // end is logged at info with its reason); below it, nothing is built.
+    const open = LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
+      ? Duplex.open(this.socket)
+      : Effect.andThen(
+        Effect.annotateLogs(Effect.logDebug("connection opened"), { peer: this.remoteAddress }),
+        Duplex.open(this.socket)
+      )
+    const served = Effect.flatMap(open, (duplex) => this.serve(duplex)).pipe(
       Effect.onExit((exit) => this.end(scope, exit)),
       Effect.matchCause({ onFailure: reason, onSuccess: reason })
     )
@@ -343,10 +362,8 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   // any other. A finalizer that fails fails the connection, as in
   // `Effect.scoped`.
   end(scope: Scope.Closeable, exit: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
-    const closing = this.app === undefined ? Scope.close(scope, exit) : Effect.andThen(
-      Fiber.interrupt(this.app),
-      Scope.close(scope, exit)
-    )
+    const close = Effect.andThen(this.idleGoodbye(), Scope.close(scope, exit))
+    const closing = this.app === undefined ? close : Effect.andThen(Fiber.interrupt(this.app), close)
     return Effect.flatMap(Effect.exit(closing), (closed) =>
       this.report(
         Exit.isSuccess(closed)
@@ -355,6 +372,21 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
           ? Exit.failCause(closed.cause)
           : Exit.failCause(Cause.combine(exit.cause, closed.cause))
       ))
+  }
+
+  // The idle notice, for a connection closed for being idle. The writer
+  // has stopped (the abort interrupted it), so the notice is written
+  // directly, after everything the writer wrote; only when nothing is left
+  // waiting, so that it goes at once. Bounded all the same: this runs while
+  // the connection closes, and must not hold the close.
+  idleGoodbye(): Effect.Effect<void> {
+    const notice = this.shared.idleNotice
+    const aborted = this.abortedWith
+    if (notice === undefined || aborted === undefined || this.duplex === undefined) return Effect.void
+    if (this.outbound === undefined || this.outbound.bufferedBytes > 0) return Effect.void
+    const reason = exitReason(Exit.failCause(aborted))
+    if (reason._tag !== "IdleTimeout") return Effect.void
+    return Effect.ignore(Effect.timeoutOption(this.duplex.write([notice(reason.after)]), this.shared.flushTimeout))
   }
 
   serve(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {

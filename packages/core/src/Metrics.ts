@@ -44,6 +44,19 @@ export const connectionsAccepted = Metric.counter("socket_to_me_connections_acce
 })
 
 /**
+ * Accept failures, with attribute `reason` (the `AcceptError` reason's tag,
+ * e.g. `DescriptorsExhausted`): each is a connection the listener could not
+ * take (out of file descriptors: closed unserved) or an accept that failed.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const acceptErrors = Metric.counter("socket_to_me_accept_errors_total", {
+  description: "Accept failures, by reason: connections the listener could not take",
+  incremental: true
+})
+
+/**
  * Connections ended, with attribute `reason` (the exit reason's tag).
  *
  * @since 0.1.0

@@ -40,6 +40,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -47,12 +48,12 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type * as NetAddress from "effect/net/NetAddress"
 import type * as Socket from "effect/socket/Socket"
 import * as SocketServer from "effect/socket/SocketServer"
+import * as AcceptError from "./AcceptError.ts"
 import * as Config from "./Config.ts"
 import * as Connection from "./Connection.ts"
 import { describeCause } from "./ConnectionError.ts"
@@ -113,9 +114,14 @@ export interface Options extends Omit<Connection.Options, "draining" | "idleSwee
   readonly forceStop?: Effect.Effect<void> | undefined
 }
 
-// Accept failures (EMFILE and the like) are retried after a growing pause,
-// capped at one second, so the server neither spins nor stops serving.
-const acceptRetry = Schedule.min([Schedule.exponential("10 millis"), Schedule.spaced("1 second")])
+// Accept failures (out of file descriptors and the like) are retried after
+// a growing pause, capped at one second, so the server neither spins nor
+// stops serving, and logs at most one line per pause.
+// The pause after an accept failure: 10 ms, doubling with each failure that
+// follows a run shorter than the cap, at most 1 s. A run that lasted at
+// least the cap was a recovery, so the next failure starts again at 10 ms.
+const acceptPauseFirstMillis = 10
+const acceptPauseCapMillis = 1_000
 
 /**
  * Starts serving `handler` on the `SocketServer` in context. Runs until the
@@ -194,18 +200,42 @@ export const make = Effect.fnUntraced(function*<E, R>(
     Effect.provideService(Metric.CurrentMetricAttributes, attributes)
   )
 
-  // The error's own message is only its reason's tag ("Unknown", "Open");
-  // the errno (EMFILE, ENFILE, ...) an operator needs is in its cause.
+  // A listener reports accept failures by failing `run`. Each report is
+  // counted by reason and logged on one line: a typed `AcceptError` says
+  // which failure and how many occurrences it stands for (a listener that
+  // keeps accepting during the back-off, as Node's does, counts for its
+  // next report), any other failure counts once. The error's own message is
+  // only its reason's tag ("Unknown", "Open"); what an operator needs (the
+  // errno: EMFILE, ENFILE, ...) is in its cause. The back-off between runs
+  // is what limits these lines.
+  const reportAcceptFailure = (error: SocketServer.SocketServerError, pauseMillis: number) => {
+    const cause = error.reason.cause
+    const typed = AcceptError.isAcceptError(cause) ? cause : undefined
+    const reason = typed?.reason._tag ?? "AcceptFailed"
+    const occurrences = typed?.occurrences ?? 1
+    return Effect.andThen(
+      Metric.update(Metric.withAttributes(Metrics.acceptErrors, { reason }), occurrences),
+      Effect.logWarning(`${typed?.message ?? `accept failed: ${describeCause(cause)}`}; accepting again in ${pauseMillis} ms`).pipe(
+        Effect.annotateLogs({ server: name, reason, occurrences })
+      )
+    )
+  }
+
   // The server's metric attributes are in the context the listener runs
   // `accept` with, rather than provided per connection: every service added
   // to a connection's context deepens it, and past a few such additions
   // effect copies the whole context into a new map, per connection.
-  const acceptLoop = yield* listener.run(accept).pipe(
-    Effect.provideService(Metric.CurrentMetricAttributes, attributes),
-    Effect.tapError((error) => Effect.logWarning("accept failed, retrying", describeCause(error.reason.cause))),
-    Effect.retry(acceptRetry),
-    Effect.forkScoped
-  )
+  const acceptLoop = yield* Effect.gen(function*() {
+    let pause = acceptPauseFirstMillis
+    while (true) {
+      const startedAt = yield* Clock.currentTimeMillis
+      const error = yield* Effect.flip(listener.run(accept))
+      if ((yield* Clock.currentTimeMillis) - startedAt >= acceptPauseCapMillis) pause = acceptPauseFirstMillis
+      yield* reportAcceptFailure(error, pause)
+      yield* Effect.sleep(pause)
+      pause = Math.min(pause * 2, acceptPauseCapMillis)
+    }
+  }).pipe(Effect.provideService(Metric.CurrentMetricAttributes, attributes), Effect.forkScoped)
 
   const awaitIdle = FiberSet.awaitEmpty(connections)
   const summary = yield* Deferred.make<DrainSummary>()

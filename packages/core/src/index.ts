@@ -9,6 +9,13 @@
  */
 
 /**
+ * The error family of the accept stage: why a listener could not take connections it was offered, and how often that happened since it last said so.
+ *
+ * @since 0.1.0
+ */
+export * as AcceptError from "./AcceptError.ts"
+
+/**
  * Actors: one fiber that owns a state and handles the messages of a bounded mailbox one at a time, so the state needs no lock and every change to it is ordered.
  *
  * @since 0.1.0

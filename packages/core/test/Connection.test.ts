@@ -11,6 +11,16 @@ import { TestClock } from "effect/testing"
 import * as MemorySocket from "@socket-to-me/testkit/MemorySocket"
 import * as Connection from "../src/Connection.ts"
 import * as ConnectionError from "../src/ConnectionError.ts"
+import * as Duplex from "../src/Duplex.ts"
+
+const text = (chunks: Iterable<Uint8Array>): string => {
+  const decoder = new TextDecoder()
+  let out = ""
+  for (const chunk of chunks) out += decoder.decode(chunk, { stream: true })
+  return out + decoder.decode()
+}
+
+const idleNotice = (after: Duration.Duration) => new TextEncoder().encode(`idle for ${Duration.format(after)}\n`)
 
 describe("Connection.run", () => {
   it.effect("without a server's sweeper, a connection keeps its own idle timeout", () =>
@@ -79,5 +89,46 @@ describe("Connection.run", () => {
         ))
       const reason = yield* Connection.run(server, 1, handler)
       assert.strictEqual(reason._tag, "DecodeFailed")
+    }))
+
+  it.effect("a connection closed for being idle is told so first (idleNotice), and ends with IdleTimeout", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* MemorySocket.pair()
+      const peer = yield* Duplex.open(client)
+      const reasons: Array<Connection.ExitReason> = []
+      const fiber = yield* Effect.forkChild(
+        Connection.run(server, 1, (input) => input, {
+          idleTimeout: "10 seconds",
+          idleNotice,
+          onEnd: (_, reason) => Effect.sync(() => reasons.push(reason))
+        }),
+        { startImmediately: true }
+      )
+      yield* peer.write([new TextEncoder().encode("ping\n")])
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.await(fiber)
+      assert.deepStrictEqual(reasons.map((reason) => reason._tag), ["IdleTimeout"])
+      assert.strictEqual(text(yield* Stream.runCollect(peer.input)), "ping\nidle for 10s\n")
+    }))
+
+  it.effect("the idle notice is not written behind output a peer does not read: the close does not wait for it", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* MemorySocket.pair({ highWaterMark: 1024 })
+      const reasons: Array<Connection.ExitReason> = []
+      const fiber = yield* Effect.forkChild(
+        Connection.run(server, 1, () => Stream.concat(Stream.succeed(new Uint8Array(64 * 1024)), Stream.never), {
+          idleTimeout: "10 seconds",
+          idleNotice,
+          onEnd: (_, reason) => Effect.sync(() => reasons.push(reason))
+        }),
+        { startImmediately: true }
+      )
+      // Only the idle timeout moves: were the notice written, it would wait
+      // on the peer (up to the failure-flush timeout, which never comes).
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.await(fiber)
+      assert.deepStrictEqual(reasons.map((reason) => reason._tag), ["IdleTimeout"])
+      const received = text(yield* Stream.runCollect((yield* Duplex.open(client)).input))
+      assert.notInclude(received, "idle for")
     }))
 })

@@ -5,11 +5,12 @@
  *
  * Stage: transport. The Node transport declares `failure` as its sockets'
  * failure reasons (see core's `Transport`), and its listeners build their
- * `ServerError`s with `serverError`; nothing else in the framework reads an
- * errno.
+ * `ServerError`s with `serverError` and their accept failures with
+ * `acceptFailure`; nothing else in the framework reads an errno.
  *
  * @since 0.1.0
  */
+import * as AcceptError from "@socket-to-me/core/AcceptError"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as ServerError from "@socket-to-me/core/ServerError"
 import type * as Transport from "@socket-to-me/core/Transport"
@@ -44,6 +45,7 @@ export const isReset = (cause: unknown): boolean => {
 
 /**
  * The typed reason of a Node socket's failure: `PeerReset` for a reset,
+ * `NoListener` for a dial refused (ECONNREFUSED: nothing listens there),
  * otherwise `ReadFailed` or `WriteFailed` by what the socket was doing.
  * What Node sockets declare as their `Transport.Capabilities.failure`.
  *
@@ -53,6 +55,8 @@ export const isReset = (cause: unknown): boolean => {
 export const failure = (cause: unknown, during: Transport.Operation): Transport.Failure =>
   isReset(cause)
     ? new ConnectionError.PeerReset({ cause })
+    : code(cause) === "ECONNREFUSED"
+    ? new ConnectionError.NoListener({ cause })
     : during === "read"
     ? new ConnectionError.ReadFailed({ cause })
     : new ConnectionError.WriteFailed({ cause })
@@ -84,4 +88,34 @@ export const serverError = (cause: unknown, address: string): ServerError.Server
     ? new ServerError.BadAddress({ address, cause })
     : new ServerError.ListenFailed({ address, cause })
   return new ServerError.ServerError({ reason })
+}
+
+// No file descriptor left: the process's limit (EMFILE) or the system's
+// (ENFILE) on open files, which sockets count against.
+const exhaustedCodes: ReadonlySet<string> = new Set(["EMFILE", "ENFILE"])
+
+/**
+ * Whether a Node error means no file descriptor is left (`EMFILE`, `ENFILE`).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isDescriptorsExhausted = (cause: unknown): boolean => {
+  const errno = code(cause)
+  return errno !== undefined && exhaustedCodes.has(errno)
+}
+
+/**
+ * The typed reason of a failed accept (or of a connection the listener
+ * could not take), from Node's error: `DescriptorsExhausted` for `EMFILE`
+ * and `ENFILE`, otherwise `AcceptFailed`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const acceptFailure = (cause: unknown): AcceptError.AcceptErrorReason => {
+  const errno = code(cause)
+  return errno !== undefined && exhaustedCodes.has(errno)
+    ? new AcceptError.DescriptorsExhausted({ code: errno, cause })
+    : new AcceptError.AcceptFailed({ cause })
 }

@@ -1,8 +1,8 @@
 /**
  * One test body, any transport: a `TestTransport` binds a listener and dials
  * it, so the same test runs over the memory network and over real loopback
- * TCP. The memory implementation lives here; the TCP one lives beside the
- * integration tests (testkit does not depend on a platform package).
+ * TCP. The memory implementation lives here; the TCP one is `TcpTransport`.
+ * `TransportContract` checks any `TestTransport` against what core needs.
  *
  * @since 0.1.0
  */
@@ -24,7 +24,11 @@ import * as MemoryNetwork from "./MemoryNetwork.ts"
  */
 export interface Listener {
   readonly socketServer: SocketServer.SocketServer["Service"]
-  /** A new client socket to this listener; it connects when opened. */
+  /**
+   * A new client socket to this listener; it connects when its reader is
+   * acquired, and writing a `CloseEvent` with a code above 1000 resets the
+   * connection (RST), as `Duplex.reset` expects.
+   */
   readonly dial: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope>
   /** Fails when sockets or handles this listener's traffic opened are still alive (waits a bounded time). */
   readonly assertNoLeaks: Effect.Effect<void, Error>
@@ -97,3 +101,25 @@ export const memory: TestTransport = {
     }
   })
 }
+
+/**
+ * `transport` with every accepted socket passed through `f` before the
+ * server sees it: a fault (`Faults.bytewise`), a probe, a gate. Over either
+ * transport, on the server's side only.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mapAccepted = (
+  transport: TestTransport,
+  f: (socket: Socket.Socket) => Effect.Effect<Socket.Socket>
+): TestTransport => ({
+  name: transport.name,
+  listen: Effect.map(transport.listen, (listener) => ({
+    ...listener,
+    socketServer: SocketServer.SocketServer.of({
+      address: listener.socketServer.address,
+      run: (handler) => listener.socketServer.run((socket) => Effect.flatMap(f(socket), handler))
+    })
+  }))
+})

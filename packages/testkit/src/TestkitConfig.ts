@@ -44,3 +44,67 @@ export const port = 7357
  * @category defaults
  */
 export const leakCheckTurns = 1000
+
+/**
+ * Bytes a writer may have had accepted, by a peer that reads nothing, before
+ * the transport contract (`TransportContract`) requires its writes to wait.
+ * Linux autotunes a loopback connection's send and receive buffers up to
+ * 4 and 6 MiB (`tcp_wmem`, `tcp_rmem`), and Node and the socket adapter add
+ * a high-water mark or two; 32 MiB is well past all of them, and still small
+ * enough to fill in well under a second.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const contractMaxBufferedBytes = 32 * 1024 * 1024
+
+/**
+ * How long a contract case waits for the other side before it fails (and
+ * how long a whole case may take). Far above what any case needs, even on a
+ * loaded machine: it only turns a hang into a failure.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const contractDeadline = "20 seconds"
+
+/**
+ * Event-loop turns a write must stay pending, with no write completing,
+ * before a test counts it as waiting for its peer. A socket that can take
+ * more takes it within a turn or two (each turn polls for I/O), so 50 only
+ * passes for a write that really waits.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const waitingTurns = 50
+
+/**
+ * Event-loop turns a test watches writes for one that waits before it gives
+ * up: a bound, so that writes that never wait fail the test instead of
+ * running on.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const waitingMaxTurns = 200_000
+
+/**
+ * How long, on the wall clock, a `TestPeer` waits for one reply, line or
+ * end of input before it fails with what it received. Far above any reply
+ * a test expects, even on a loaded machine; it only turns a hang into a
+ * failure that says what was missing.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const peerDeadline = "20 seconds"
+
+/**
+ * Bytes of one line a `TestPeer` reads before it fails: 1 MiB, far above
+ * the line caps servers enforce, so a test sees whatever a server sends.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const peerMaxLineBytes = 1024 * 1024

@@ -1,5 +1,5 @@
 /**
- * Testing servers built on Socket To Me: memory network, faults, properties, leak checks, TCP test transport.
+ * Testing servers built on Socket To Me: memory network, faults, properties, leak checks, TCP test transport, scripted test peers, the transport contract.
  *
  * Every module is exported as a namespace, as Effect does:
  * `import { ... } from "@socket-to-me/testkit"`; each is also reachable as
@@ -79,7 +79,14 @@ export * as NodeHandles from "./NodeHandles.ts"
 export * as TcpTransport from "./TcpTransport.ts"
 
 /**
- * One test body, any transport: a `TestTransport` binds a listener and dials it, so the same test runs over the memory network and over real loopback TCP. The memory implementation lives here; the TCP one lives beside the integration tests (testkit does not depend on a platform package).
+ * A scripted client for tests: connect, send lines or bytes, read exact sizes or lines, expect a line, read until the server closes and see how the connection ended. Every wait is bounded by a deadline on the wall clock, so a missing reply fails the test with what was received instead of hanging it (and `TestClock` moving does not trip it).
+ *
+ * @since 0.1.0
+ */
+export * as TestPeer from "./TestPeer.ts"
+
+/**
+ * One test body, any transport: a `TestTransport` binds a listener and dials it, so the same test runs over the memory network and over real loopback TCP. The memory implementation lives here; the TCP one is `TcpTransport`. `TransportContract` checks any `TestTransport` against what core needs.
  *
  * @since 0.1.0
  */
@@ -91,6 +98,13 @@ export * as TestTransport from "./TestTransport.ts"
  * @since 0.1.0
  */
 export * as TestkitConfig from "./TestkitConfig.ts"
+
+/**
+ * The transport contract as cases: what every transport core runs over must do, checked the same way over each. The memory network and the product's Node TCP socket both pass it (`TcpTransport.all`); a transport of your own passes it before core runs on it.
+ *
+ * @since 0.1.0
+ */
+export * as TransportContract from "./TransportContract.ts"
 
 /**
  * The errors a transport reports, built the way Node's `net` module reports them: a `SocketError` whose reason carries an `Error` with an errno `code` (`ECONNRESET`, `EPIPE`, `ECONNREFUSED`, ...). The memory transport and the fault wrappers both use these, so code that classifies socket errors by `cause.code` (`@socket-to-me/node`'s `NodeErrors`, which memory sockets declare as their failure reasons) sees the same values it would see over real TCP.

@@ -148,6 +148,9 @@ const sendAll = (member: Member, events: ReadonlyArray<Protocol.Event>) =>
 
 const error = (member: Member, message: string) => send(member, { _tag: "Error", message })
 
+// The answer to anything but `Protocol.withoutNickname` before a nickname.
+const nicknameFirst = (member: Member) => error(member, "choose a nickname first with /nick NAME")
+
 // Publishes to everyone in `room` but `except`; an empty room has no hub.
 const publish = (state: State, room: string, event: Protocol.Event, except?: Member) =>
   Option.match(HashMap.get(state.rooms, room), {
@@ -253,11 +256,12 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
     case "Nick":
       return yield* onNick(state, member, command.name)
   }
-  // Everything else needs a nickname (and so a room).
+  // Everything else needs a nickname (and so a room): the commands above
+  // are `Protocol.withoutNickname`.
   const nick = member.nick
   const room = member.room
   if (nick === undefined || room === undefined) {
-    yield* error(member, "choose a nickname first with /nick NAME")
+    yield* nicknameFirst(member)
     return state
   }
   switch (command._tag) {
@@ -344,7 +348,14 @@ const receive = (state: State, message: Message): Effect.Effect<State> => {
     case "Command":
       return onCommand(state, member, message.command)
     case "Rejected":
-      return Effect.as(error(member, message.error.message), state)
+      // Before a nickname, a malformed command is answered as the command
+      // would be: most need a nickname first, whatever their arguments.
+      return Effect.as(
+        member.nick === undefined && Protocol.needsNickname(message.error.command)
+          ? nicknameFirst(member)
+          : error(member, message.error.message),
+        state
+      )
     case "Throttled":
       return Effect.as(
         error(

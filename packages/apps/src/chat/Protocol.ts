@@ -25,11 +25,14 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
+import * as ChatConfig from "./ChatConfig.ts"
 
-const namePattern = /^[A-Za-z0-9_-]{1,32}$/
+const maxName = ChatConfig.maxNameLength
+const namePattern = new RegExp(`^[A-Za-z0-9_-]{1,${maxName}}$`)
+const nameRule = `use 1 to ${maxName} letters, digits, _ or -`
 
 /**
- * A nickname: 1 to 32 ASCII letters, digits, `_` or `-` (ASCII only, so no
+ * A nickname: 1 to `ChatConfig.maxNameLength` (32) ASCII letters, digits, `_` or `-` (ASCII only, so no
  * look-alike characters can impersonate someone); `you` is reserved.
  * Unique case-insensitively on a server, shown as chosen.
  *
@@ -37,7 +40,7 @@ const namePattern = /^[A-Za-z0-9_-]{1,32}$/
  * @category schemas
  */
 export const Nickname = Schema.String.check(
-  Schema.isPattern(namePattern, { message: "use 1 to 32 letters, digits, _ or -" }),
+  Schema.isPattern(namePattern, { message: nameRule }),
   Schema.makeFilter((name: string) => name.toLowerCase() !== "you" || "the nickname you is reserved")
 )
 
@@ -49,7 +52,7 @@ export const Nickname = Schema.String.check(
  * @category schemas
  */
 export const RoomName = Schema.String.check(
-  Schema.isPattern(namePattern, { message: "use 1 to 32 letters, digits, _ or -" }),
+  Schema.isPattern(namePattern, { message: nameRule }),
   Schema.makeFilter((room: string) => room === room.toLowerCase() || "room names are lowercase")
 )
 
@@ -188,12 +191,19 @@ export class EmptyLine extends Data.TaggedError("EmptyLine")<{}> {
 export type CommandErrorReason = UnknownCommand | Usage | InvalidNickname | InvalidRoom | EmptyLine
 
 /**
- * A line that does not decode into a command; `reason` says why.
+ * A line that does not decode into a command; `reason` says why, and
+ * `command` which command it was meant to be (its name as typed,
+ * lowercased; undefined for a message), so that the room can answer a
+ * malformed command from someone without a nickname the way it answers
+ * the command (see `needsNickname`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class CommandError extends Data.TaggedError("CommandError")<{ readonly reason: CommandErrorReason }> {
+export class CommandError extends Data.TaggedError("CommandError")<{
+  readonly reason: CommandErrorReason
+  readonly command: string | undefined
+}> {
   override get message(): string {
     return this.reason.message
   }
@@ -237,6 +247,38 @@ const firstWord = (rest: string): readonly [string, string] => {
   return space === -1 ? [rest, ""] : [rest.slice(0, space), rest.slice(space + 1).trim()]
 }
 
+const isMessageLine = (line: string) => !line.startsWith("/") || line.startsWith("//")
+
+/**
+ * The command a line asks for: its name as typed after the `/`, lowercased
+ * (`/WHO all` is `who`), whether or not such a command exists; undefined
+ * for a message (a line not starting with `/`, or starting with `//`).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const commandName = (line: string): string | undefined =>
+  isMessageLine(line) ? undefined : firstWord(line.slice(1).trimEnd())[0].toLowerCase()
+
+/**
+ * The commands that work before a nickname is chosen. Every other line,
+ * messages and unknown or malformed commands included, is answered with
+ * `* error: choose a nickname first with /nick NAME`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const withoutNickname: ReadonlySet<string> = new Set(["nick", "help", "rooms", "quit"])
+
+/**
+ * Whether the command named `name` (see `commandName`; undefined for a
+ * message) needs a nickname.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const needsNickname = (name: string | undefined): boolean => name === undefined || !withoutNickname.has(name)
+
 /**
  * Reads one line as a command. Lines not starting with `/` are messages;
  * `//text` sends `/text` as a message; `/name args` is a command, its name
@@ -247,7 +289,7 @@ const firstWord = (rest: string): readonly [string, string] => {
  */
 export const decodeCommand = (line: string): Effect.Effect<typeof Command.Encoded, SchemaIssue.Issue> => {
   if (line.trim() === "") return reject(new EmptyLine())
-  if (!line.startsWith("/") || line.startsWith("//")) {
+  if (isMessageLine(line)) {
     const message = line.startsWith("//") ? line.slice(1) : line
     return Effect.map(text(message, "a message"), (text) => ({ _tag: "Say" as const, text }))
   }
@@ -354,7 +396,8 @@ const decodeCommandLine = Schema.decodeEffect(CommandFromLine)
 export const parseCommand = (line: string): Effect.Effect<Command, CommandError> =>
   Effect.mapError(decodeCommandLine(line), (error) =>
     new CommandError({
-      reason: findReason(error.issue) ?? new Usage({ usage: error.message.split("\n")[0]! })
+      reason: findReason(error.issue) ?? new Usage({ usage: error.message.split("\n")[0]! }),
+      command: commandName(line)
     }))
 
 /**
@@ -461,8 +504,8 @@ export const formatEvent = (event: typeof Event.Encoded): string => {
   }
 }
 
-const nick = "([A-Za-z0-9_-]{1,32})"
-const roomName = "([a-z0-9_-]{1,32})"
+const nick = `([A-Za-z0-9_-]{1,${maxName}})`
+const roomName = `([a-z0-9_-]{1,${maxName}})`
 const messageLine = new RegExp(`^<${nick}> ([\\s\\S]*)$`)
 const actionLine = new RegExp(`^\\*\\* ${nick} ([\\s\\S]*)$`)
 const privateSentLine = new RegExp(`^-> \\*${nick}\\* ([\\s\\S]*)$`)
@@ -556,7 +599,7 @@ export const greeting: ReadonlyArray<Event> = [
  */
 export const help: ReadonlyArray<Event> = [
   "commands:",
-  "  /nick NAME       choose or change your nickname (1-32 letters, digits, _ or -)",
+  `  /nick NAME       choose or change your nickname (1-${maxName} letters, digits, _ or -)`,
   "  /join ROOM       leave your room for ROOM (created if new)",
   "  /rooms           list rooms and how many are in each",
   "  /who             list who is in your room",

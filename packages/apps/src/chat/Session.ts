@@ -23,6 +23,9 @@
  *   closes at once, without waiting for the output queued for a peer that
  *   may never read again.
  * - The server drains: `* server shutting down` is queued, the outbox ends.
+ * - The connection is idle for the server's idle timeout: the server tells
+ *   the client (`Chat.idleNotice`) and closes it (`IdleTimeout`); the room
+ *   is told when the connection's scope closes.
  * - Any other failure (reset): the connection ends with it; the room is
  *   told when the connection's scope closes.
  *
@@ -30,7 +33,6 @@
  */
 import type * as Actor from "@socket-to-me/core/Actor"
 import * as Broadcast from "@socket-to-me/core/Broadcast"
-import * as Config from "@socket-to-me/core/Config"
 import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as Framing from "@socket-to-me/core/Framing"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
@@ -40,6 +42,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
+import * as ChatConfig from "./ChatConfig.ts"
 import { ChatRoom } from "./ChatRoom.ts"
 import * as Flood from "./Flood.ts"
 import * as Protocol from "./Protocol.ts"
@@ -52,11 +55,11 @@ import * as Sanitize from "./Sanitize.ts"
  * @category models
  */
 export interface Options {
-  /** Lines per second; 0 turns flood control off. Default `Config.chatRateLimit`. */
+  /** Lines per second; 0 turns flood control off. Default `ChatConfig.rateLimit`. */
   readonly rateLimit?: number | undefined
-  /** Lines at once. Default `Config.chatRateBurst`. */
+  /** Lines at once. Default `ChatConfig.rateBurst`. */
   readonly rateBurst?: number | undefined
-  /** Lines queued for a connection before it is cut off as too slow. Default `Config.subscriberQueueSize`. */
+  /** Lines queued for a connection before it is cut off as too slow. Default `ChatConfig.outboxLines`. */
   readonly outboxSize?: number | undefined
 }
 
@@ -83,14 +86,17 @@ const kickNotice = (error: ConnectionError.ConnectionError): string | undefined 
  */
 export const app = (options: Options = {}): Framing.FramedApp<string, Uint8Array, Actor.ActorError, ChatRoom> => {
   const limits: Flood.Limits = {
-    rate: options.rateLimit ?? Config.chatRateLimit,
-    burst: options.rateBurst ?? Config.chatRateBurst
+    rate: options.rateLimit ?? ChatConfig.rateLimit,
+    burst: options.rateBurst ?? ChatConfig.rateBurst
   }
   return (lines, info) =>
     Stream.unwrap(Effect.gen(function*() {
       const room = yield* ChatRoom
       const id = info.id
-      const outbox = yield* Broadcast.subscriber<Uint8Array>({ capacity: options.outboxSize, policy: "disconnect" })
+      const outbox = yield* Broadcast.subscriber<Uint8Array>({
+        capacity: options.outboxSize ?? ChatConfig.outboxLines,
+        policy: "disconnect"
+      })
       yield* room.connect(id, outbox)
       // Whatever ended the connection, the room forgets it (a no-op if it
       // already left). `ignore`: a stopped room has nobody to tell.

@@ -6,18 +6,20 @@
  * prints every line the server sends on stdout, and after stdin ends sends
  * `/quit` and exits once the server has closed, so that everything the
  * server had to say about those lines has been printed. Refused logins (a
- * taken or invalid nickname) are one line on stderr and exit 1.
+ * taken or invalid nickname, a full server), a peer that is not a chat
+ * server (no greeting within `ChatConfig.greetingTimeout`, or another
+ * one), and a session the server ends (shutdown, idle timeout, a client cut
+ * off) are one line on stderr, saying why, and exit 1.
  *
  * @since 0.1.0
  */
-import * as CoreConfig from "@socket-to-me/core/Config"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
-import * as Config from "effect/Config"
+import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -26,29 +28,32 @@ import * as Stream from "effect/Stream"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Chat from "../chat/Chat.ts"
+import * as ChatConfig from "../chat/ChatConfig.ts"
 import * as ChatClient from "../chat/ChatClient.ts"
 import * as ChatRoom from "../chat/ChatRoom.ts"
 import * as Protocol from "../chat/Protocol.ts"
 import * as ChatTerminal from "./ChatTerminal.ts"
 import * as Flags from "./Flags.ts"
 
-const rateLimit = Flag.Int("rate-limit").pipe(
-  Flag.withDescription(
-    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${CoreConfig.chatRateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`
-  ),
-  Flag.filter((n) => n >= 0, (n) => `--rate-limit must be 0 or more, got ${n}`),
-  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_LIMIT")),
-  Flag.withDefault(CoreConfig.chatRateLimit)
-)
+const rateLimit = Flags.fromText({
+  name: "rate-limit",
+  env: "SOCKET_TO_ME_CHAT_RATE_LIMIT",
+  metavar: "N",
+  description:
+    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${ChatConfig.rateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`,
+  parse: Flags.parseWhole,
+  expected: "a whole number, 0 or more"
+}).pipe(Flag.map(Option.getOrElse(() => ChatConfig.rateLimit)))
 
-const rateBurst = Flag.Int("rate-burst").pipe(
-  Flag.withDescription(
-    `Lines each connection may send at once before the rate limit applies (default ${CoreConfig.chatRateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`
-  ),
-  Flag.filter((n) => n >= 1, (n) => `--rate-burst must be at least 1, got ${n}`),
-  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_BURST")),
-  Flag.withDefault(CoreConfig.chatRateBurst)
-)
+const rateBurst = Flags.fromText({
+  name: "rate-burst",
+  env: "SOCKET_TO_ME_CHAT_RATE_BURST",
+  metavar: "N",
+  description:
+    `Lines each connection may send at once before the rate limit applies (default ${ChatConfig.rateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`,
+  parse: (text) => Option.filter(Flags.parseWhole(text), (n) => n >= 1),
+  expected: "a whole number, at least 1"
+}).pipe(Flag.map(Option.getOrElse(() => ChatConfig.rateBurst)))
 
 /**
  * Starts the chat room and the chat server on `endpoint` for the life of
@@ -72,7 +77,7 @@ export const start = Effect.fnUntraced(function*(
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.port(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
+  { host: Flags.host, port: Flags.listenPort(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
   ({ host, port, rateBurst, rateLimit, ...settings }) =>
     Effect.scoped(Effect.andThen(start({ host, port }, settings, { rateLimit, rateBurst }), Effect.never))
 ).pipe(
@@ -89,10 +94,10 @@ const join = Command.make(
   "join",
   {
     host: Flags.host,
-    port: Flags.port(Chat.defaultPort),
+    port: Flags.connectPort(Chat.defaultPort),
     nick: Flag.String("nick").pipe(
-      Flag.withDescription("Your nickname: 1 to 32 letters, digits, _ or -"),
-      Flag.filter(isNickname, (nick) => `--nick must be 1 to 32 letters, digits, _ or - (and not "you"), got "${nick}"`)
+      Flag.withDescription(`Your nickname: 1 to ${ChatConfig.maxNameLength} letters, digits, _ or -`),
+      Flag.filter(isNickname, (nick) => `--nick must be 1 to ${ChatConfig.maxNameLength} letters, digits, _ or - (and not "you"), got "${nick}"`)
     ),
     room: Flag.String("room").pipe(Flag.withDescription("Room to join after logging in (default: lobby)"), Flag.optional)
   },
@@ -106,7 +111,7 @@ const join = Command.make(
         room: room._tag === "Some" ? room.value : undefined
       })
       if (interactive) return yield* ChatTerminal.run(session)
-      const input = stdio.stdin.pipe(LineCodec.make({ maxLineBytes: CoreConfig.chatMaxLineBytes }).decode)
+      const input = stdio.stdin.pipe(LineCodec.make({ maxLineBytes: ChatConfig.maxLineBytes }).decode)
       yield* Stream.fromIterable(session.transcript).pipe(
         Stream.concat(ChatClient.exchange(session, input)),
         Stream.map((line) => `${line}\n`),

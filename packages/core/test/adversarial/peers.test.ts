@@ -5,10 +5,10 @@
  * network and real loopback TCP, with a bystander that must not notice.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
-import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
-import * as Framing from "@socket-to-me/core/Framing"
-import * as LineCodec from "@socket-to-me/core/LineCodec"
+import type * as Connection from "../../src/Connection.ts"
+import type * as ConnectionError from "../../src/ConnectionError.ts"
+import * as Framing from "../../src/Framing.ts"
+import * as LineCodec from "../../src/LineCodec.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -17,6 +17,8 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Hostile from "../support/Hostile.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 
 // For each line, a 1 KiB reply; after the input ends, a last line with the
 // count. The output outlives the input by far, which is what a half-close
@@ -69,8 +71,8 @@ for (const transport of transports) {
         // Two clients at once, each its own bystander.
         const replies = yield* Effect.forEach([0, 1], () =>
           Effect.scoped(Effect.gen(function*() {
-            const peer = yield* Hostile.dialPeer(server)
-            yield* peer.write(lines.map((line) => `${line}\n`).join(""))
+            const peer = yield* TestPeer.connect(server)
+            yield* peer.send(lines.map((line) => `${line}\n`).join(""))
             // FIN at once, with about 1 MiB of replies still to come.
             yield* peer.duplex.end
             return yield* peer.readToEnd
@@ -88,18 +90,18 @@ for (const transport of transports) {
       Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, Hostile.echo)
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "before"), "before")
+          const bystander = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* bystander.roundTrip("before"), "before")
           yield* Effect.scoped(Effect.gen(function*() {
-            const attacker = yield* Hostile.dialPeer(server)
+            const attacker = yield* TestPeer.connect(server)
             // 1 MiB on its way in and (echoed) on its way out when the reset hits.
-            yield* Effect.forkScoped(Effect.ignore(attacker.write(Bytes.pattern(1024 * 1024))))
+            yield* Effect.forkScoped(Effect.ignore(attacker.send(Bytes.pattern(1024 * 1024))))
             yield* attacker.read(64 * 1024)
             yield* attacker.duplex.reset
           }))
           const ended = yield* server.nextExit
           assert.strictEqual(ended.reason._tag, "PeerReset")
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+          assert.strictEqual(yield* bystander.roundTrip("after"), "after")
           assert.strictEqual(yield* server.server.activeConnections, 1)
         }))
         yield* Hostile.assertClean(server)
@@ -110,11 +112,11 @@ for (const transport of transports) {
         const { sockets, transport: probed } = Hostile.probe(transport)
         const server = yield* Hostile.serve(probed, floodOnFirstChunk)
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "before"), "before")
+          const bystander = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* bystander.roundTrip("before"), "before")
           yield* Effect.scoped(Effect.gen(function*() {
-            const attacker = yield* Hostile.dialPeer(server)
-            yield* attacker.write("F")
+            const attacker = yield* TestPeer.connect(server)
+            yield* attacker.send("F")
             // The attacker never reads: the server's write to it stays pending.
             const stuck = yield* Hostile.awaitStuckWrite(sockets)
             assert.strictEqual(stuck, sockets[1])
@@ -122,7 +124,7 @@ for (const transport of transports) {
           }))
           const ended = yield* server.nextExit
           assert.strictEqual(ended.reason._tag, "PeerReset")
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+          assert.strictEqual(yield* bystander.roundTrip("after"), "after")
         }))
         yield* Hostile.assertClean(server)
       }).pipe(Hostile.noTroubles))
@@ -135,19 +137,19 @@ for (const transport of transports) {
           // not started.
           const gate = yield* Latch.make(true)
           const accepted = yield* Queue.unbounded<void>()
-          const gated = Hostile.mapAccepted(
+          const gated = TestTransport.mapAccepted(
             transport,
             (socket) => Effect.andThen(Queue.offer(accepted, undefined), gate.whenOpen(Effect.succeed(socket)))
           )
           const server = yield* Hostile.serve(gated, Hostile.echo)
           yield* Effect.scoped(Effect.gen(function*() {
-            const bystander = yield* Hostile.dialPeer(server)
+            const bystander = yield* TestPeer.connect(server)
             yield* Queue.take(accepted)
-            assert.strictEqual(yield* Hostile.roundTrip(bystander, "before"), "before")
+            assert.strictEqual(yield* bystander.roundTrip("before"), "before")
 
             yield* gate.close
             yield* Effect.scoped(Effect.gen(function*() {
-              const early = yield* Hostile.connect(server)
+              const early = yield* TestPeer.connect(server)
               yield* Queue.take(accepted)
               if (how === "reset") yield* early.reset
             }))
@@ -157,7 +159,7 @@ for (const transport of transports) {
             assert.include(["PeerClosed", "PeerReset"], ended.reason._tag)
             if (how === "reset" && transport.name === "memory") assert.strictEqual(ended.reason._tag, "PeerReset")
             if (how === "close") assert.strictEqual(ended.reason._tag, "PeerClosed")
-            assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+            assert.strictEqual(yield* bystander.roundTrip("after"), "after")
           }))
           yield* Hostile.assertClean(server)
         }).pipe(Hostile.noTroubles))
@@ -168,18 +170,18 @@ for (const transport of transports) {
       return Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, fragile)
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "before\n"), "before\n")
+          const bystander = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* bystander.roundTrip("before\n"), "before\n")
           for (const line of ["die", "fail"]) {
             yield* Effect.scoped(Effect.gen(function*() {
-              const victim = yield* Hostile.dialPeer(server)
-              assert.strictEqual(yield* Hostile.roundTrip(victim, "hi\n"), "hi\n")
-              yield* victim.write(`${line}\n`)
+              const victim = yield* TestPeer.connect(server)
+              assert.strictEqual(yield* victim.roundTrip("hi\n"), "hi\n")
+              yield* victim.send(`${line}\n`)
               assert.include(["eof", "PeerReset"], (yield* victim.readToEnd).end)
             }))
             const ended = yield* server.nextExit
             assert.strictEqual(ended.reason._tag, "HandlerFailed")
-            assert.strictEqual(yield* Hostile.roundTrip(bystander, `after ${line}\n`), `after ${line}\n`)
+            assert.strictEqual(yield* bystander.roundTrip(`after ${line}\n`), `after ${line}\n`)
           }
         }))
         yield* Hostile.assertClean(server)

@@ -1,19 +1,16 @@
 /**
  * Helpers of the adversarial suite: servers that report each connection's
- * end as it happens, clients that read to the end and say how it ended,
- * listeners that wrap (faults, probes) or fail (accept errors), and a log
- * capture so tests can assert what was (and was not) logged.
+ * end as it happens, listeners that wrap (faults, probes) or fail (accept
+ * errors), and a log capture so tests can assert what was (and was not)
+ * logged. The clients are the testkit's `TestPeer`.
  *
  * Every helper works over any `TestTransport`, so one test body runs over
  * the memory network and real loopback TCP.
  */
 import { assert } from "@effect/vitest"
-import * as Client from "@socket-to-me/core/Client"
-import type * as Connection from "@socket-to-me/core/Connection"
-import * as ConnectionError from "@socket-to-me/core/ConnectionError"
-import type * as Duplex from "@socket-to-me/core/Duplex"
-import type * as Server from "@socket-to-me/core/Server"
-import * as Transport from "@socket-to-me/core/Transport"
+import type * as Connection from "../../src/Connection.ts"
+import type * as Server from "../../src/Server.ts"
+import * as Transport from "../../src/Transport.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Cause from "effect/Cause"
@@ -23,10 +20,6 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import * as SocketServer from "effect/socket/SocketServer"
-import * as Stream from "effect/Stream"
-
-export const address = "test"
 
 /** One ended connection, as the server reported it. */
 export interface Ended {
@@ -73,92 +66,6 @@ export const assertClean = (server: WatchedServer) =>
     yield* server.assertNoLeaks
   })
 
-/** A client connection to `listener`, closed with the scope. No retries: a refused dial is a test failure. */
-export const connect = (listener: TestTransport.Listener) => Client.connect(listener.dial, { address, retries: 0 })
-
-/** A client connection with a pull over its input, for reading bit by bit. */
-export interface Peer {
-  readonly duplex: Duplex.Duplex
-  /** Reads until at least `size` more bytes arrived; returns exactly what was read. */
-  readonly read: (size: number) => Effect.Effect<Uint8Array, unknown>
-  /** Reads until the input ends; returns the bytes and how it ended (`"eof"` or the error reason's tag). */
-  readonly readToEnd: Effect.Effect<{ readonly bytes: Uint8Array; readonly end: string }>
-  readonly write: (text: string | Uint8Array) => Effect.Effect<void, ConnectionError.ConnectionError>
-}
-
-/** How a pull failure ended a stream: `"eof"` for the end, else the `ConnectionError` reason tag. */
-export const describeEnd = (error: unknown): string =>
-  Cause.isDone(error)
-    ? "eof"
-    : error instanceof ConnectionError.ConnectionError
-    ? error.reason._tag
-    : String(error)
-
-/** Wraps a connected duplex as a `Peer`. */
-export const peerOf = Effect.fnUntraced(function*(duplex: Duplex.Duplex) {
-  const pull = yield* Stream.toPull(duplex.input)
-  // Bytes of a pull beyond what `read` asked for, kept for the next read.
-  let spare: Uint8Array = new Uint8Array(0)
-  const read = (size: number) =>
-    Effect.gen(function*() {
-      const chunks: Array<Uint8Array> = [spare]
-      let got = spare.byteLength
-      while (got < size) {
-        for (const chunk of yield* pull) {
-          chunks.push(chunk)
-          got += chunk.byteLength
-        }
-      }
-      const all = Bytes.concat(chunks)
-      spare = all.subarray(size)
-      return all.subarray(0, size)
-    })
-  const readToEnd = Effect.gen(function*() {
-    const chunks: Array<Uint8Array> = [spare]
-    spare = new Uint8Array(0)
-    while (true) {
-      const result = yield* Effect.result(pull)
-      if (result._tag === "Failure") return { bytes: Bytes.concat(chunks), end: describeEnd(result.failure) }
-      chunks.push(...result.success)
-    }
-  })
-  const peer: Peer = {
-    duplex,
-    read,
-    readToEnd,
-    write: (data) => duplex.write([Bytes.from(data)])
-  }
-  return peer
-})
-
-/** Connects to `listener` and wraps the connection as a `Peer`. */
-export const dialPeer = (listener: TestTransport.Listener) => Effect.flatMap(connect(listener), peerOf)
-
-/** Sends `text` and reads back `expected` (by default `text` itself): one round trip. */
-export const roundTrip = (peer: Peer, text: string, expected: string = text) =>
-  Effect.gen(function*() {
-    yield* peer.write(text)
-    return Bytes.decode(yield* peer.read(Bytes.encode(expected).byteLength))
-  })
-
-/**
- * A transport whose accepted sockets go through `f` before the server sees
- * them (a fault, a probe), over either side of any transport.
- */
-export const mapAccepted = (
-  transport: TestTransport.TestTransport,
-  f: (socket: Socket.Socket) => Effect.Effect<Socket.Socket>
-): TestTransport.TestTransport => ({
-  name: transport.name,
-  listen: Effect.map(transport.listen, (listener) => ({
-    ...listener,
-    socketServer: SocketServer.SocketServer.of({
-      address: listener.socketServer.address,
-      run: (handler) => listener.socketServer.run((socket) => Effect.flatMap(f(socket), handler))
-    })
-  }))
-})
-
 /**
  * What happened to one accepted socket, counted by `probe`: how often its
  * reader and writer were acquired and released, how many close events were
@@ -186,7 +93,7 @@ const pendingWrites = (record: SocketProbe): number =>
  */
 export const probe = (transport: TestTransport.TestTransport) => {
   const sockets: Array<SocketProbe> = []
-  const wrapped = mapAccepted(transport, (socket) =>
+  const wrapped = TestTransport.mapAccepted(transport, (socket) =>
     Effect.sync(() => {
       const record: SocketProbe = {
         readerAcquired: 0,

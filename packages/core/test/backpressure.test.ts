@@ -6,8 +6,8 @@
  * client reads, everything flows again and every byte arrives.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Client from "@socket-to-me/core/Client"
-import * as Config from "@socket-to-me/core/Config"
+import * as Client from "../src/Client.ts"
+import * as Config from "../src/Config.ts"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as TestkitConfig from "@socket-to-me/testkit/TestkitConfig"
 import * as Effect from "effect/Effect"

@@ -11,7 +11,7 @@
  * which is what is under test.
  */
 import { assert } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
+import type * as Connection from "../../src/Connection.ts"
 import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

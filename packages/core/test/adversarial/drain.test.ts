@@ -6,7 +6,7 @@
  * milliseconds over real TCP; the interrupted write needs no clock at all.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Connection from "@socket-to-me/core/Connection"
+import * as Connection from "../../src/Connection.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
 import { all as transports, tcp as nodeTcp } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 
 const byte = (letter: string) => letter.charCodeAt(0)
 const floodChunk = new Uint8Array(16 * 1024)
@@ -47,10 +48,10 @@ const behaviours: Connection.Handler = (input, info) =>
 // A polite and a stubborn peer, both past their "ok" (their behaviour is set).
 const politeAndStubborn = (server: Hostile.WatchedServer) =>
   Effect.gen(function*() {
-    const polite = yield* Hostile.dialPeer(server)
-    const stubborn = yield* Hostile.dialPeer(server)
-    assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
-    assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+    const polite = yield* TestPeer.connect(server)
+    const stubborn = yield* TestPeer.connect(server)
+    assert.strictEqual(yield* polite.roundTrip("P", "ok\n"), "ok\n")
+    assert.strictEqual(yield* stubborn.roundTrip("S", "ok\n"), "ok\n")
     return { polite, stubborn }
   })
 
@@ -97,11 +98,11 @@ describe("adversarial drain over memory (TestClock)", () => {
         refusal: Bytes.encode("busy\n")
       })
       yield* Effect.scoped(Effect.gen(function*() {
-        const stubborn = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(stubborn, "S", "ok\n"), "ok\n")
+        const stubborn = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* stubborn.roundTrip("S", "ok\n"), "ok\n")
         const draining = yield* Effect.forkChild(server.server.drain)
         yield* Effect.yieldNow
-        const late = yield* Hostile.dialPeer(server)
+        const late = yield* TestPeer.connect(server)
         const answer = yield* late.readToEnd
         assert.deepStrictEqual([Bytes.decode(answer.bytes), answer.end], ["busy\n", "eof"])
         assert.deepStrictEqual((yield* server.nextExit).reason, new Connection.Refused({ why: "draining", limit: 1024 }))
@@ -175,11 +176,11 @@ for (const transport of transports) {
         const server = yield* Hostile.serve(probed, behaviours, { shutdownGrace: "1 hour", forceStop: Deferred.await(force) })
         const baseline = NodeHandles.countHandles()
         yield* Effect.scoped(Effect.gen(function*() {
-          const polite = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(polite, "P", "ok\n"), "ok\n")
-          const reader = yield* Hostile.dialPeer(server)
+          const polite = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* polite.roundTrip("P", "ok\n"), "ok\n")
+          const reader = yield* TestPeer.connect(server)
           // Asks for the flood and never reads a byte of it.
-          yield* reader.write("F")
+          yield* reader.send("F")
           const stuck = yield* Hostile.awaitStuckWrite(sockets)
           assert.strictEqual(stuck, sockets[1])
 

@@ -5,18 +5,19 @@
  * must not notice, and ends with no connection, socket or handle left.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
-import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
-import * as Framing from "@socket-to-me/core/Framing"
-import * as LengthPrefixedCodec from "@socket-to-me/core/LengthPrefixedCodec"
-import * as LineCodec from "@socket-to-me/core/LineCodec"
+import type * as Connection from "../../src/Connection.ts"
+import type * as ConnectionError from "../../src/ConnectionError.ts"
+import * as Framing from "../../src/Framing.ts"
+import * as LengthPrefixedCodec from "../../src/LengthPrefixedCodec.ts"
+import * as LineCodec from "../../src/LineCodec.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Faults from "@socket-to-me/testkit/Faults"
-import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
+import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Hostile from "../support/Hostile.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 
 const lineEcho = (maxLineBytes: number): Connection.Handler<ConnectionError.ConnectionError> =>
   Framing.handler(LineCodec.make({ maxLineBytes }), (lines) => lines)
@@ -45,8 +46,8 @@ const awkwardLines = (seed: number) => [
 // everything the server sent back before closing.
 const sendLines = (listener: TestTransport.Listener, lines: ReadonlyArray<string>) =>
   Effect.scoped(Effect.gen(function*() {
-    const peer = yield* Hostile.dialPeer(listener)
-    yield* peer.write(lines.map((line) => `${line}\n`).join(""))
+    const peer = yield* TestPeer.connect(listener)
+    yield* peer.send(lines.map((line) => `${line}\n`).join(""))
     yield* peer.duplex.end
     return yield* peer.readToEnd
   }))
@@ -57,12 +58,12 @@ for (const transport of transports) {
       Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, lineEcho(64))
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "before\n"), "before\n")
+          const bystander = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* bystander.roundTrip("before\n"), "before\n")
 
-          const attacker = yield* Hostile.dialPeer(server)
+          const attacker = yield* TestPeer.connect(server)
           // 65 bytes and no terminator: the cap is passed before any LF.
-          yield* attacker.write("x".repeat(65))
+          yield* attacker.send("x".repeat(65))
           const ended = yield* server.nextExit
           assert.strictEqual(ended.reason._tag, "FrameTooLarge")
           assert.deepInclude(ended.reason, { size: 65, limit: 64 })
@@ -70,7 +71,7 @@ for (const transport of transports) {
           assert.strictEqual(seen.bytes.byteLength, 0)
           assert.include(["eof", "PeerReset"], seen.end)
 
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "after\n"), "after\n")
+          assert.strictEqual(yield* bystander.roundTrip("after\n"), "after\n")
           assert.strictEqual(yield* server.server.activeConnections, 1)
           yield* bystander.duplex.end
           assert.strictEqual((yield* bystander.readToEnd).end, "eof")
@@ -83,21 +84,21 @@ for (const transport of transports) {
       Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, frameEcho(1024))
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
+          const bystander = yield* TestPeer.connect(server)
           const hello = prefixed(Bytes.encode("hello"))
-          yield* bystander.write(hello)
+          yield* bystander.send(hello)
           assert.isTrue(Bytes.equals(yield* bystander.read(hello.byteLength), hello))
 
-          const attacker = yield* Hostile.dialPeer(server)
+          const attacker = yield* TestPeer.connect(server)
           // Announces 2 GiB and sends nothing more: the server must not wait for
           // (or allocate) the payload.
-          yield* attacker.write(new Uint8Array([0x80, 0, 0, 0]))
+          yield* attacker.send(new Uint8Array([0x80, 0, 0, 0]))
           const ended = yield* server.nextExit
           assert.strictEqual(ended.reason._tag, "FrameTooLarge")
           assert.deepInclude(ended.reason, { size: 0x8000_0000, limit: 1024 })
           assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
 
-          yield* bystander.write(hello)
+          yield* bystander.send(hello)
           assert.isTrue(Bytes.equals(yield* bystander.read(hello.byteLength), hello))
         }))
         yield* Hostile.assertClean(server)
@@ -105,7 +106,7 @@ for (const transport of transports) {
 
     it.live("1-byte reads: every line of 5 concurrent clients comes back intact", () =>
       Effect.gen(function*() {
-        const bytewise = Hostile.mapAccepted(transport, (socket) => Effect.succeed(Faults.bytewise(socket)))
+        const bytewise = TestTransport.mapAccepted(transport, (socket) => Effect.succeed(Faults.bytewise(socket)))
         const server = yield* Hostile.serve(bytewise, lineEcho(64))
         const replies = yield* Effect.forEach(
           [1, 2, 3, 4, 5],
@@ -124,7 +125,7 @@ for (const transport of transports) {
 
     it.live("random rechunking (seeded): length-prefixed frames of every size come back intact", () =>
       Effect.gen(function*() {
-        const random = Hostile.mapAccepted(
+        const random = TestTransport.mapAccepted(
           transport,
           (socket) => Effect.succeed(Faults.rechunkRandom({ min: 1, max: 9 })(socket))
         )
@@ -135,8 +136,8 @@ for (const transport of transports) {
         const wire = prefixed(...payloads)
         const replies = yield* Effect.forEach([1, 2, 3, 4], () =>
           Effect.scoped(Effect.gen(function*() {
-            const peer = yield* Hostile.dialPeer(server)
-            yield* peer.write(wire)
+            const peer = yield* TestPeer.connect(server)
+            yield* peer.send(wire)
             yield* peer.duplex.end
             return yield* peer.readToEnd
           })), { concurrency: "unbounded" })
@@ -152,13 +153,13 @@ for (const transport of transports) {
       Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, lineEcho(64))
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          const peer = yield* Hostile.dialPeer(server)
+          const bystander = yield* TestPeer.connect(server)
+          const peer = yield* TestPeer.connect(server)
           // One write: three lines and the start of a fourth.
-          yield* peer.write("one\ntwo\r\nthree\npar")
+          yield* peer.send("one\ntwo\r\nthree\npar")
           assert.strictEqual(Bytes.decode(yield* peer.read(14)), "one\ntwo\nthree\n")
-          assert.strictEqual(yield* Hostile.roundTrip(bystander, "bystander\n"), "bystander\n")
-          yield* peer.write("tial\n")
+          assert.strictEqual(yield* bystander.roundTrip("bystander\n"), "bystander\n")
+          yield* peer.send("tial\n")
           assert.strictEqual(Bytes.decode(yield* peer.read(8)), "partial\n")
         }))
         yield* Hostile.assertClean(server)
@@ -169,17 +170,17 @@ for (const transport of transports) {
       Effect.gen(function*() {
         const server = yield* Hostile.serve(transport, frameEcho(64))
         yield* Effect.scoped(Effect.gen(function*() {
-          const bystander = yield* Hostile.dialPeer(server)
-          const peer = yield* Hostile.dialPeer(server)
+          const bystander = yield* TestPeer.connect(server)
+          const peer = yield* TestPeer.connect(server)
           // One write: three frames (one empty) and two bytes of the next prefix.
           const complete = prefixed(Bytes.encode("a"), new Uint8Array(0), Bytes.encode("ccc"))
           const next = prefixed(Bytes.encode("split prefix"))
-          yield* peer.write(Bytes.concat([complete, next.subarray(0, 2)]))
+          yield* peer.send(Bytes.concat([complete, next.subarray(0, 2)]))
           assert.isTrue(Bytes.equals(yield* peer.read(complete.byteLength), complete))
           const ping = prefixed(Bytes.encode("bystander"))
-          yield* bystander.write(ping)
+          yield* bystander.send(ping)
           assert.isTrue(Bytes.equals(yield* bystander.read(ping.byteLength), ping))
-          yield* peer.write(next.subarray(2))
+          yield* peer.send(next.subarray(2))
           assert.isTrue(Bytes.equals(yield* peer.read(next.byteLength), next))
         }))
         yield* Hostile.assertClean(server)

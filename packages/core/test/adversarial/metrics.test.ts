@@ -5,10 +5,10 @@
  * network and real loopback TCP, each run in a fresh metric registry.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
-import * as Framing from "@socket-to-me/core/Framing"
-import * as LineCodec from "@socket-to-me/core/LineCodec"
-import * as Metrics from "@socket-to-me/core/Metrics"
+import type * as ConnectionError from "../../src/ConnectionError.ts"
+import * as Framing from "../../src/Framing.ts"
+import * as LineCodec from "../../src/LineCodec.ts"
+import * as Metrics from "../../src/Metrics.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as Leaks from "@socket-to-me/testkit/Leaks"
 import * as Effect from "effect/Effect"
@@ -16,6 +16,7 @@ import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import * as Hostile from "../support/Hostile.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 
 // Echoes lines of at most 16 bytes; "boom" is a handler defect.
 const app = Framing.handler(
@@ -58,10 +59,10 @@ for (const transport of transports) {
           refusal: Bytes.encode("full\n")
         })
         yield* Effect.scoped(Effect.gen(function*() {
-          const a = yield* Hostile.dialPeer(server)
-          const b = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(a, "a\nb\n"), "a\nb\n")
-          assert.strictEqual(yield* Hostile.roundTrip(b, "a\nb\n"), "a\nb\n")
+          const a = yield* TestPeer.connect(server)
+          const b = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* a.roundTrip("a\nb\n"), "a\nb\n")
+          assert.strictEqual(yield* b.roundTrip("a\nb\n"), "a\nb\n")
           assert.strictEqual(
             valueOf(yield* Metric.snapshot, Metrics.connectionsActive.id, { server: name }),
             2,
@@ -69,12 +70,12 @@ for (const transport of transports) {
           )
 
           // Over the limit: refused with its message.
-          const refused = yield* Effect.scoped(Effect.flatMap(Hostile.dialPeer(server), (peer) => peer.readToEnd))
+          const refused = yield* Effect.scoped(Effect.flatMap(TestPeer.connect(server), (peer) => peer.readToEnd))
           assert.strictEqual(Bytes.decode(refused.bytes), "full\n")
           assert.strictEqual((yield* server.nextExit).reason._tag, "Refused")
 
           // A defect in a's handler.
-          yield* a.write("boom\n")
+          yield* a.send("boom\n")
           assert.include(["eof", "PeerReset"], (yield* a.readToEnd).end)
           assert.strictEqual((yield* server.nextExit).reason._tag, "HandlerFailed")
           yield* Effect.flatMap(
@@ -83,16 +84,16 @@ for (const transport of transports) {
           )
 
           // 17 bytes without a terminator: one past the cap.
-          const d = yield* Hostile.dialPeer(server)
-          yield* d.write("x".repeat(17))
+          const d = yield* TestPeer.connect(server)
+          yield* d.send("x".repeat(17))
           assert.strictEqual((yield* server.nextExit).reason._tag, "FrameTooLarge")
           assert.include(["eof", "PeerReset"], (yield* d.readToEnd).end)
 
           // b, then a newcomer, close in order.
           yield* b.duplex.end
           assert.strictEqual((yield* b.readToEnd).end, "eof")
-          const e = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(e, "c\n"), "c\n")
+          const e = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* e.roundTrip("c\n"), "c\n")
           yield* e.duplex.end
           assert.strictEqual((yield* e.readToEnd).end, "eof")
         }))

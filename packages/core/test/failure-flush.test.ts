@@ -4,8 +4,8 @@
  * hold such a connection open past the flush timeout.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Client from "@socket-to-me/core/Client"
-import * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as Client from "../src/Client.ts"
+import * as ConnectionError from "../src/ConnectionError.ts"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"

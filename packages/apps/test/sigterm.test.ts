@@ -8,11 +8,10 @@
  * at once.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Client from "@socket-to-me/core/Client"
-import * as Effect from "effect/Effect"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
-import * as Cli from "../support/Cli.ts"
-import * as Hostile from "../support/Hostile.ts"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
+import * as Effect from "effect/Effect"
+import * as Cli from "./support/Cli.ts"
 
 /**
  * Starts the echo server CLI on a free port and waits for its listening
@@ -35,10 +34,10 @@ const startCli = (grace: string) =>
 // A live echo connection to the CLI, proven live by one round trip.
 const livePeer = (port: number, i: number) =>
   Effect.gen(function*() {
-    const address = `127.0.0.1:${port}`
-    const duplex = yield* Client.connect(NodeTransport.dial({ host: "127.0.0.1", port }), { address, retries: 0 })
-    const peer = yield* Hostile.peerOf(duplex)
-    assert.strictEqual(yield* Hostile.roundTrip(peer, `live ${i}`), `live ${i}`)
+    const peer = yield* TestPeer.connectWith(NodeTransport.dial({ host: "127.0.0.1", port }), {
+      address: `127.0.0.1:${port}`
+    })
+    assert.strictEqual(yield* peer.roundTrip(`live ${i}`), `live ${i}`)
     return peer
   })
 

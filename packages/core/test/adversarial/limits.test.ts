@@ -17,6 +17,7 @@ import * as SocketServer from "effect/socket/SocketServer"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
 import { all as transports } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 
 const emfile = () =>
   new SocketServer.SocketServerError({
@@ -66,13 +67,13 @@ for (const transport of transports) {
         })
         assert.strictEqual(server.server.maxConnections, 3)
         yield* Effect.scoped(Effect.gen(function*() {
-          const admitted = yield* Effect.forEach([0, 1, 2], () => Hostile.dialPeer(server))
+          const admitted = yield* Effect.forEach([0, 1, 2], () => TestPeer.connect(server))
           for (const [i, peer] of admitted.entries()) {
-            assert.strictEqual(yield* Hostile.roundTrip(peer, `peer ${i}`), `peer ${i}`)
+            assert.strictEqual(yield* peer.roundTrip(`peer ${i}`), `peer ${i}`)
           }
           assert.strictEqual(yield* server.server.activeConnections, 3)
 
-          const extra = yield* Effect.scoped(Effect.flatMap(Hostile.dialPeer(server), (peer) => peer.readToEnd))
+          const extra = yield* Effect.scoped(Effect.flatMap(TestPeer.connect(server), (peer) => peer.readToEnd))
           assert.strictEqual(Bytes.decode(extra.bytes), "server full\n")
           assert.strictEqual(extra.end, "eof")
           const refused = yield* server.nextExit
@@ -81,7 +82,7 @@ for (const transport of transports) {
 
           // The admitted ones never noticed.
           for (const [i, peer] of admitted.entries()) {
-            assert.strictEqual(yield* Hostile.roundTrip(peer, `still ${i}`), `still ${i}`)
+            assert.strictEqual(yield* peer.roundTrip(`still ${i}`), `still ${i}`)
           }
           assert.strictEqual(yield* server.server.activeConnections, 3)
 
@@ -89,8 +90,8 @@ for (const transport of transports) {
           const leaving = admitted[0]!
           yield* leaving.duplex.end
           assert.strictEqual((yield* leaving.readToEnd).end, "eof")
-          const newcomer = yield* Hostile.dialPeer(server)
-          assert.strictEqual(yield* Hostile.roundTrip(newcomer, "admitted"), "admitted")
+          const newcomer = yield* TestPeer.connect(server)
+          assert.strictEqual(yield* newcomer.roundTrip("admitted"), "admitted")
           assert.strictEqual((yield* server.nextExit).reason._tag, "PeerClosed")
           assert.strictEqual(yield* server.server.activeConnections, 3)
         }))
@@ -110,15 +111,15 @@ describe("adversarial accept errors", () => {
       const { failures, state, transport } = yield* flaky(TestTransport.memory)
       const server = yield* Hostile.serve(transport, Hostile.echo)
       yield* Effect.scoped(Effect.gen(function*() {
-        const existing = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "before"), "before")
+        const existing = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* existing.roundTrip("before"), "before")
 
         yield* Queue.offerAll(failures, [emfile(), emfile(), emfile()])
         yield* eventually(() => logs.lines.length === 1, "first accept failure logged")
         // A connection made while accept is failing waits in the backlog.
-        const newcomer = yield* Hostile.dialPeer(server)
-        const reply = yield* Effect.forkChild(Hostile.roundTrip(newcomer, "queued"))
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "during"), "during")
+        const newcomer = yield* TestPeer.connect(server)
+        const reply = yield* Effect.forkChild(newcomer.roundTrip("queued"))
+        assert.strictEqual(yield* existing.roundTrip("during"), "during")
 
         // Exponential backoff: the n-th retry comes 10 * 2^(n-1) ms after the failure.
         for (const [retry, delay] of [[2, 10], [3, 20], [4, 40]] as const) {
@@ -128,7 +129,7 @@ describe("adversarial accept errors", () => {
           yield* eventually(() => state.runs === retry, `retry ${retry}`)
         }
         assert.strictEqual(yield* Fiber.join(reply), "queued")
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "after"), "after")
+        assert.strictEqual(yield* existing.roundTrip("after"), "after")
       }))
       yield* Hostile.assertClean(server)
       const warnings = logs.lines.filter((line) => line.level === "Warn")
@@ -148,23 +149,23 @@ describe("adversarial accept errors", () => {
       const { failures, state, transport } = yield* flaky(tcp)
       const server = yield* Hostile.serve(transport, Hostile.echo)
       yield* Effect.scoped(Effect.gen(function*() {
-        const existing = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "before"), "before")
+        const existing = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* existing.roundTrip("before"), "before")
         yield* Queue.offerAll(failures, [emfile(), emfile(), emfile()])
-        const newcomer = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "during"), "during")
+        const newcomer = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* existing.roundTrip("during"), "during")
         // Served at the latest once the retries (10 + 20 + 40 ms) got past the
         // failures (Node may hand it to a retry that is about to fail, too).
-        assert.strictEqual(yield* Effect.timeout(Hostile.roundTrip(newcomer, "queued"), "2 seconds"), "queued")
+        assert.strictEqual(yield* Effect.timeout(newcomer.roundTrip("queued"), "2 seconds"), "queued")
         // Waiting on the backoff's real delays is the point here: poll until
         // the fourth run is up, then a connection made after recovery is served.
         yield* Effect.sync(() => state.runs).pipe(
           Effect.repeat({ until: (runs) => runs === 4, schedule: Schedule.spaced("5 millis") }),
           Effect.timeout("2 seconds")
         )
-        const late = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Effect.timeout(Hostile.roundTrip(late, "recovered"), "2 seconds"), "recovered")
-        assert.strictEqual(yield* Hostile.roundTrip(existing, "after"), "after")
+        const late = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* Effect.timeout(late.roundTrip("recovered"), "2 seconds"), "recovered")
+        assert.strictEqual(yield* existing.roundTrip("after"), "after")
       }))
       yield* Hostile.assertClean(server)
       const warnings = logs.lines.filter((line) => line.level === "Warn")

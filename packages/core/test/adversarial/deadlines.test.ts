@@ -6,10 +6,10 @@
  * since there the timeout itself is what is under test.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as Connection from "@socket-to-me/core/Connection"
-import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
-import * as Framing from "@socket-to-me/core/Framing"
-import * as LineCodec from "@socket-to-me/core/LineCodec"
+import type * as Connection from "../../src/Connection.ts"
+import type * as ConnectionError from "../../src/ConnectionError.ts"
+import * as Framing from "../../src/Framing.ts"
+import * as LineCodec from "../../src/LineCodec.ts"
 import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Clock from "effect/Clock"
@@ -19,6 +19,7 @@ import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Hostile from "../support/Hostile.ts"
 import { tcp as nodeTcp } from "@socket-to-me/testkit/TcpTransport"
+import * as TestPeer from "@socket-to-me/testkit/TestPeer"
 
 const lineEcho = (frameDeadline: Duration.Input): Connection.Handler<ConnectionError.ConnectionError> =>
   Framing.handler(LineCodec.make({ maxLineBytes: 1024 }), (lines) => lines, { frameDeadline })
@@ -39,12 +40,12 @@ describe("adversarial deadlines over memory (TestClock)", () => {
     Effect.gen(function*() {
       const server = yield* Hostile.serve(TestTransport.memory, lineEcho("10 seconds"), { idleTimeout: "1 minute" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const steady = yield* Hostile.dialPeer(server)
-        const attacker = yield* Hostile.dialPeer(server)
+        const steady = yield* TestPeer.connect(server)
+        const attacker = yield* TestPeer.connect(server)
         for (let second = 0; second < 10; second++) {
           if (second > 0) yield* TestClock.adjust("1 second")
-          yield* attacker.write("x")
-          if (second % 3 === 0) assert.strictEqual(yield* Hostile.roundTrip(steady, `tick ${second}\n`), `tick ${second}\n`)
+          yield* attacker.send("x")
+          if (second % 3 === 0) assert.strictEqual(yield* steady.roundTrip(`tick ${second}\n`), `tick ${second}\n`)
         }
         // Ten bytes over nine seconds, none completing the line: still within
         // the deadline. The server reads the first byte at 0 s (or, at the
@@ -55,7 +56,7 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         assert.strictEqual(ended.reason._tag, "FrameTimeout")
         assert.deepInclude(ended.reason, { after: Duration.seconds(10) })
         assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
-        assert.strictEqual(yield* Hostile.roundTrip(steady, "still here\n"), "still here\n")
+        assert.strictEqual(yield* steady.roundTrip("still here\n"), "still here\n")
         assert.strictEqual(yield* server.server.activeConnections, 1)
       }))
       yield* Hostile.assertClean(server)
@@ -65,11 +66,11 @@ describe("adversarial deadlines over memory (TestClock)", () => {
     Effect.gen(function*() {
       const server = yield* Hostile.serve(TestTransport.memory, Hostile.echo, { idleTimeout: "10 seconds" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const idle = yield* Hostile.dialPeer(server)
-        const busy = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(idle, "hello"), "hello")
+        const idle = yield* TestPeer.connect(server)
+        const busy = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* idle.roundTrip("hello"), "hello")
         for (let second = 0; second < 10; second += 5) {
-          assert.strictEqual(yield* Hostile.roundTrip(busy, `at ${second}`), `at ${second}`)
+          assert.strictEqual(yield* busy.roundTrip(`at ${second}`), `at ${second}`)
           yield* TestClock.adjust("5 seconds")
           if (second === 0) assert.lengthOf(server.exits, 0)
         }
@@ -77,7 +78,7 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         assert.strictEqual(ended.reason._tag, "IdleTimeout")
         assert.deepInclude(ended.reason, { after: Duration.seconds(10) })
         assert.strictEqual((yield* idle.readToEnd).end, "eof")
-        assert.strictEqual(yield* Hostile.roundTrip(busy, "at 10"), "at 10")
+        assert.strictEqual(yield* busy.roundTrip("at 10"), "at 10")
         yield* TestClock.adjust("9 seconds")
         assert.lengthOf(server.exits, 1)
       }))
@@ -89,15 +90,15 @@ describe("adversarial deadlines over memory (TestClock)", () => {
       const { sockets, transport } = Hostile.probe(TestTransport.memory)
       const server = yield* Hostile.serve(transport, echoOrFlood, { idleTimeout: "10 seconds" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const bystander = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(bystander, "hello"), "hello")
-        const vanished = yield* Hostile.dialPeer(server)
-        yield* vanished.write("F")
+        const bystander = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* bystander.roundTrip("hello"), "hello")
+        const vanished = yield* TestPeer.connect(server)
+        yield* vanished.send("F")
         // The server is now stuck writing to a peer that will never read.
         const stuck = yield* Hostile.awaitStuckWrite(sockets)
         assert.strictEqual(stuck, sockets[1])
         yield* TestClock.adjust("5 seconds")
-        assert.strictEqual(yield* Hostile.roundTrip(bystander, "halfway"), "halfway")
+        assert.strictEqual(yield* bystander.roundTrip("halfway"), "halfway")
         yield* TestClock.adjust("5 seconds")
         const ended = yield* server.nextExit
         assert.strictEqual(ended.reason._tag, "IdleTimeout")
@@ -105,7 +106,7 @@ describe("adversarial deadlines over memory (TestClock)", () => {
         // the peer still holds its end.
         assert.deepInclude(stuck, { writesInterrupted: 1, readerReleased: 1, writerReleased: 1 })
         assert.isAtMost(stuck.closeEvents, 1)
-        assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+        assert.strictEqual(yield* bystander.roundTrip("after"), "after")
       }))
       yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
@@ -116,12 +117,12 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
     Effect.gen(function*() {
       const server = yield* Hostile.serve(nodeTcp, lineEcho("200 millis"), { idleTimeout: "5 seconds" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const steady = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(steady, "before\n"), "before\n")
-        const attacker = yield* Hostile.dialPeer(server)
+        const steady = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* steady.roundTrip("before\n"), "before\n")
+        const attacker = yield* TestPeer.connect(server)
         const start = yield* Clock.currentTimeMillis
         // Trickles until the server hangs up (then the write fails), at most 2 s.
-        const trickle = Effect.forever(Effect.andThen(attacker.write("x"), Effect.sleep("20 millis"))).pipe(
+        const trickle = Effect.forever(Effect.andThen(attacker.send("x"), Effect.sleep("20 millis"))).pipe(
           Effect.ignore,
           Effect.andThen(Effect.never)
         )
@@ -130,7 +131,7 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         assert.strictEqual(ended.reason._tag, "FrameTimeout")
         assert.isAtLeast(elapsed, 150)
         assert.include(["eof", "PeerReset"], (yield* attacker.readToEnd).end)
-        assert.strictEqual(yield* Hostile.roundTrip(steady, "after\n"), "after\n")
+        assert.strictEqual(yield* steady.roundTrip("after\n"), "after\n")
       }))
       yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
@@ -139,14 +140,14 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
     Effect.gen(function*() {
       const server = yield* Hostile.serve(nodeTcp, Hostile.echo, { idleTimeout: "200 millis" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const busy = yield* Hostile.dialPeer(server)
-        const idle = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(idle, "hello"), "hello")
+        const busy = yield* TestPeer.connect(server)
+        const idle = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* idle.roundTrip("hello"), "hello")
         const start = yield* Clock.currentTimeMillis
         const keepBusy = Effect.forever(
           // A round trip is never cut in half when the race ends, or its echo
           // would still be in flight for the next one to read.
-          Effect.andThen(Effect.uninterruptible(Hostile.roundTrip(busy, "ping")), Effect.sleep("40 millis"))
+          Effect.andThen(Effect.uninterruptible(busy.roundTrip("ping")), Effect.sleep("40 millis"))
         )
         const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
           Effect.timeout("2 seconds")
@@ -155,7 +156,7 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
         assert.strictEqual(ended.reason._tag, "IdleTimeout")
         assert.isAtLeast(elapsed, 150)
         assert.strictEqual((yield* idle.readToEnd).end, "eof")
-        assert.strictEqual(yield* Hostile.roundTrip(busy, "after"), "after")
+        assert.strictEqual(yield* busy.roundTrip("after"), "after")
         assert.strictEqual(yield* server.server.activeConnections, 1)
       }))
       yield* Hostile.assertClean(server)
@@ -167,14 +168,14 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
       const server = yield* Hostile.serve(transport, echoOrFlood, { idleTimeout: "300 millis" })
       const baseline = NodeHandles.countHandles()
       yield* Effect.scoped(Effect.gen(function*() {
-        const bystander = yield* Hostile.dialPeer(server)
-        assert.strictEqual(yield* Hostile.roundTrip(bystander, "hello"), "hello")
-        const vanished = yield* Hostile.dialPeer(server)
-        yield* vanished.write("F")
+        const bystander = yield* TestPeer.connect(server)
+        assert.strictEqual(yield* bystander.roundTrip("hello"), "hello")
+        const vanished = yield* TestPeer.connect(server)
+        yield* vanished.send("F")
         const stuck = yield* Hostile.awaitStuckWrite(sockets)
         assert.strictEqual(stuck, sockets[1])
         const keepBusy = Effect.forever(
-          Effect.andThen(Effect.uninterruptible(Hostile.roundTrip(bystander, "ping")), Effect.sleep("40 millis"))
+          Effect.andThen(Effect.uninterruptible(bystander.roundTrip("ping")), Effect.sleep("40 millis"))
         )
         const ended = yield* Effect.raceFirst(server.nextExit, Effect.andThen(keepBusy, Effect.never)).pipe(
           Effect.timeout("2 seconds")
@@ -188,7 +189,7 @@ describe("adversarial deadlines over tcp (short real deadlines)", () => {
           ...baseline,
           TCPSocketWrap: (baseline["TCPSocketWrap"] ?? 0) + 3
         })
-        assert.strictEqual(yield* Hostile.roundTrip(bystander, "after"), "after")
+        assert.strictEqual(yield* bystander.roundTrip("after"), "after")
       }))
       yield* Hostile.assertClean(server)
     }).pipe(Hostile.noTroubles))
