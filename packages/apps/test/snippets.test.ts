@@ -30,6 +30,7 @@ const filesUnder = (dir: string): Array<string> =>
 
 describe("docs show the examples' code as it is", () => {
   it("every code block of the tutorial names its example file and is exactly that code", () => {
+    assert.isAtLeast(tutorialDocs.length, 7, "an index and at least six chapters")
     const problems = tutorialDocs.flatMap((name) =>
       Snippets.check(`docs/tutorial/${name}`, readFileSync(join(tutorial, name), "utf8"), read, { strict: true })
     )
@@ -57,10 +58,24 @@ describe("docs show the examples' code as it is", () => {
 
   it("each chapter says what the reader will have and links the Effect docs it relies on", () => {
     const chapters = tutorialDocs.filter((name) => /^\d\d-/.test(name))
+    assert.isAtLeast(chapters.length, 6)
     for (const name of chapters) {
       const text = readFileSync(join(tutorial, name), "utf8")
       assert.match(text, /^## What you will have$/m, `${name} states what the reader will have`)
       assert.match(text, /\]\(https:\/\/effect\.website\/docs\//, `${name} links the Effect docs`)
+    }
+  })
+
+  it("the README sends readers to the tutorial first, and each app's page names the chapters it draws on", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8")
+    const sections = Array.from(readme.matchAll(/^## (.+)$/gm), (m) => m[1])
+    assert.strictEqual(sections[0], "Start here")
+    assert.include(readme.slice(readme.indexOf("## Start here"), readme.indexOf("## Quick start")), "](docs/tutorial/README.md)")
+    for (const page of ["echo", "chat", "files"]) {
+      const text = readFileSync(join(root, "docs", "protocols", `${page}.md`), "utf8")
+      const chapters = Array.from(text.matchAll(/\]\(\.\.\/tutorial\/(\d\d-[\w-]+\.md)\)/g), (m) => m[1]!)
+      assert.isNotEmpty(chapters, `docs/protocols/${page}.md links a chapter`)
+      for (const chapter of chapters) assert.include(tutorialDocs, chapter)
     }
   })
 
@@ -141,10 +156,11 @@ describe("examples import only what a user's code can import", () => {
       "export * as Framing from \"@socket-to-me/core/src/Framing.ts\"",
       "import { upper } from \"../../upper/server.ts\"",
       "import * as Echo from \"@socket-to-me/apps/echo\"",
+      "import { ESLint } from \"eslint\"",
       "const lazy = () => import(\"lodash\")"
     ].join("\n")
     const imports = Snippets.importsOf(source)
-    assert.lengthOf(imports, 13)
+    assert.lengthOf(imports, 14)
     const rejected = imports.filter((specifier) => Snippets.badImport(file, specifier) !== undefined)
     assert.deepStrictEqual(rejected, [
       "../../../packages/core/src/Duplex.ts",
@@ -153,5 +169,7 @@ describe("examples import only what a user's code can import", () => {
       "@socket-to-me/apps/echo",
       "lodash"
     ])
+    // Only a test may import the tools it is checked with.
+    assert.isDefined(Snippets.badImport("examples/echo/server.ts", "eslint"))
   })
 })

@@ -158,15 +158,19 @@ export const importsOf = (source: string): Array<string> => [
 
 const packageEntry = /^@socket-to-me\/(core|node|testkit)(\/[A-Z][A-Za-z]*)?$/
 const effectEntry = /^(effect|@effect\/vitest|@effect\/platform-node)(\/[A-Za-z][\w/]*)?$/
+// A test may also drive the tools it is checked with.
+const testTool = /^(vitest|eslint)(\/[\w/]*)?$/
 
 /**
  * Why `specifier`, imported by the example file `file` (a path like
  * `examples/echo/test/echo.test.ts`), is not what a user's code could
  * import, or `undefined` if it is: the packages by name or public subpath,
- * effect, node's modules, or a file of the same example.
+ * effect, node's modules, a file of the same example, or (in its tests)
+ * vitest and eslint.
  */
 export const badImport = (file: string, specifier: string): string | undefined => {
   if (packageEntry.test(specifier) || effectEntry.test(specifier) || specifier.startsWith("node:")) return undefined
+  if (file.split("/").includes("test") && testTool.test(specifier)) return undefined
   if (specifier.startsWith("./") || specifier.startsWith("../")) {
     const example = file.split("/").slice(0, 2).join("/")
     const parts = file.split("/").slice(0, -1)
