@@ -281,8 +281,9 @@ const verifyError = (tls: Tls.TLSSocket): Error | undefined => {
   return handle.verifyError() ?? undefined
 }
 
-// The server's side of the handshake, on `tls` over the connection.
-const serverHandshake = (tls: Tls.TLSSocket, server: Server) =>
+// The server's side of the handshake, on `tls` over the connection, whose
+// handshake bytes start after `before` bytes read (a PROXY header's).
+const serverHandshake = (tls: Tls.TLSSocket, conn: Net.Socket, before: number, server: Server) =>
   Effect.callback<void, Socket.SocketError>((resume) => {
     const cleanup = () => {
       tls.off("secure", onSecure)
@@ -301,7 +302,16 @@ const serverHandshake = (tls: Tls.TLSSocket, server: Server) =>
       resume(Effect.void)
     }
     const onFail = (cause: Error) => (cleanup(), resume(Effect.fail(duringHandshake(cause))))
-    const onEnd = () => (cleanup(), resume(Effect.fail(endOfStream)))
+    // An end after part of a handshake (a record cut short) fails it; an
+    // end before any is a peer that left (a port check).
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.fail(
+        conn.bytesRead > before
+          ? openError(handshakeFailed(new Error("the connection ended during the handshake")))
+          : endOfStream
+      ))
+    }
     tls.on("secure", onSecure)
     tls.on("error", onFail)
     tls.on("end", onEnd)
@@ -342,10 +352,13 @@ class TlsServerSocket implements Transport.Transport {
         })
       )
       if (conn.destroyed) return yield* Effect.fail(endOfStream)
+      let before = 0
       if (this.proxy !== undefined) {
         const { header, rest } = yield* ProxyProtocol.read(rawPull(conn), this.proxy)
         this.learned = ProxyProtocol.addresses(header)
-        if (rest.length > 0) conn.unshift(Buffer.concat(rest))
+        const after = Buffer.concat(rest)
+        before = conn.bytesRead - after.byteLength
+        if (after.byteLength > 0) conn.unshift(after)
       }
       const tls = this.tls = new Tls.TLSSocket(conn, {
         isServer: true,
@@ -355,7 +368,7 @@ class TlsServerSocket implements Transport.Transport {
       })
       tls.on("error", ignoreError)
       const deadline = server.handshakeDeadline
-      yield* Effect.timeoutOrElse(serverHandshake(tls, server), {
+      yield* Effect.timeoutOrElse(serverHandshake(tls, conn, before, server), {
         duration: deadline,
         orElse: () => Effect.fail(openError(new ConnectionError.HandshakeTimeout({ stage: "tls", after: deadline })))
       })

@@ -145,6 +145,17 @@ suite("NodeTls", () => {
         assert.strictEqual(yield* nodeTlsExchange(port, { ca: Fs.readFileSync(certificates.ca) }), "hello")
       }).pipe(Effect.scoped))
 
+    it.live("a peer that ends inside its first record fails the handshake", () =>
+      Effect.gen(function*() {
+        const { nextEnd, port } = yield* serveTls()
+        yield* Effect.callback<void>((resume) => {
+          const conn = Net.connect({ host: "127.0.0.1", port }, () => conn.end("hi\n"))
+          conn.on("close", () => resume(Effect.void))
+        })
+        const ended = (yield* nextEnd).reason
+        assert.deepInclude(ended, { _tag: "HandshakeFailed", detail: "the connection ended during the handshake" })
+      }).pipe(Effect.scoped))
+
     it.live("a peer that closes before its handshake is PeerClosed, not a handshake failure", () =>
       Effect.gen(function*() {
         const { nextEnd, port } = yield* serveTls()

@@ -16,8 +16,6 @@
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
-import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
-import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
@@ -64,27 +62,42 @@ const rateBurst = Flags.fromText({
  * @category running
  */
 export const start = Effect.fnUntraced(function*(
-  endpoint: NodeTransport.Endpoint,
+  listen: Flags.Listen,
   settings: Flags.ServerSettings,
   options: Chat.Options = {}
 ): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope> {
   const room = yield* ChatRoom.make()
   const handler = Chat.handler({ ...options, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
-  return yield* Runner.start(handler, { ...Chat.serverOptions, ...Flags.serveOptions("chat", endpoint, settings) }).pipe(
+  const perAddress = settings.maxConnectionsPerAddress ?? Option.some(ChatConfig.maxConnectionsPerAddress)
+  const serveOptions = Flags.serveOptions("chat", listen, { ...settings, maxConnectionsPerAddress: perAddress })
+  return yield* Runner.start(handler, { ...Chat.serverOptions, ...serveOptions }).pipe(
     Effect.provideService(ChatRoom.ChatRoom, room)
   )
 })
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.listenPort(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
-  ({ host, port, rateBurst, rateLimit, ...settings }) =>
-    Effect.scoped(Effect.andThen(start({ host, port }, settings, { rateLimit, rateBurst }), Effect.never))
+  {
+    host: Flags.host,
+    port: Flags.listenPort(Chat.defaultPort),
+    listener: Flags.listener,
+    maxConnectionsPerAddress: Flags.maxConnectionsPerAddress(Option.some(ChatConfig.maxConnectionsPerAddress)),
+    rateLimit,
+    rateBurst,
+    ...Flags.server
+  },
+  ({ host, listener, port, rateBurst, rateLimit, ...settings }) =>
+    Effect.scoped(Effect.gen(function*() {
+      const listen = yield* Flags.listenOn(host, port, Chat.defaultPort, listener)
+      yield* start(listen, settings, { rateLimit, rateBurst })
+      return yield* Effect.never
+    }))
 ).pipe(
   Command.withDescription("Run the chat server: rooms, nicknames, private messages; usable from nc and telnet."),
   Command.withExamples([
     { command: "socket-to-me chat serve", description: "Listen on 127.0.0.1:7002" },
-    { command: "socket-to-me chat serve --host 0.0.0.0 --rate-limit 5", description: "Reachable from other hosts, 5 lines/s each" }
+    { command: "socket-to-me chat serve --host 0.0.0.0 --rate-limit 5", description: "Reachable from other hosts, 5 lines/s each" },
+    { command: "socket-to-me chat serve --tls-cert cert.pem --tls-key key.pem", description: "Serve TLS" }
   ])
 )
 
@@ -95,18 +108,20 @@ const join = Command.make(
   {
     host: Flags.host,
     port: Flags.connectPort(Chat.defaultPort),
+    dialer: Flags.dialer,
     nick: Flag.String("nick").pipe(
       Flag.withDescription(`Your nickname: 1 to ${ChatConfig.maxNameLength} letters, digits, _ or -`),
       Flag.filter(isNickname, (nick) => `--nick must be 1 to ${ChatConfig.maxNameLength} letters, digits, _ or - (and not "you"), got "${nick}"`)
     ),
     room: Flag.String("room").pipe(Flag.withDescription("Room to join after logging in (default: lobby)"), Flag.optional)
   },
-  Effect.fnUntraced(function*({ host, nick, port, room }) {
+  Effect.fnUntraced(function*({ dialer, host, nick, port, room }) {
     const stdio = yield* Stdio.Stdio
     const interactive = (yield* stdio.stdinIsTerminal) && (yield* stdio.stdoutIsTerminal)
+    const target = yield* Flags.dialTo(host, port, Chat.defaultPort, dialer)
     yield* Effect.scoped(Effect.gen(function*() {
-      const session = yield* ChatClient.connect(NodeTransport.dial({ host, port }), {
-        address: SocketAddresses.format(host, port),
+      const session = yield* ChatClient.connect(target.dial, {
+        address: target.address,
         nick,
         room: room._tag === "Some" ? room.value : undefined
       })

@@ -3,10 +3,9 @@
  *
  * @since 0.1.0
  */
-import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
-import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as Argument from "effect/cli/Argument"
@@ -16,13 +15,25 @@ import * as Flags from "./Flags.ts"
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.listenPort(Echo.defaultPort), ...Flags.connections },
-  ({ host, port, ...settings }) => Runner.serve(Echo.handler, Flags.serveOptions("echo", { host, port }, settings))
+  {
+    host: Flags.host,
+    port: Flags.listenPort(Echo.defaultPort),
+    listener: Flags.listener,
+    maxConnectionsPerAddress: Flags.maxConnectionsPerAddress(Option.none()),
+    ...Flags.connections
+  },
+  ({ host, listener, port, ...settings }) =>
+    Effect.flatMap(
+      Flags.listenOn(host, port, Echo.defaultPort, listener),
+      (listen) => Runner.serve(Echo.handler, Flags.serveOptions("echo", listen, settings))
+    )
 ).pipe(
   Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),
   Command.withExamples([
     { command: "socket-to-me echo serve --port 7001", description: "Listen on 127.0.0.1:7001" },
-    { command: "socket-to-me echo serve --port 0", description: "Listen on a free port and print it" }
+    { command: "socket-to-me echo serve --port 0", description: "Listen on a free port and print it" },
+    { command: "socket-to-me echo serve --tls-cert cert.pem --tls-key key.pem", description: "Serve TLS" },
+    { command: "socket-to-me echo serve --unix /tmp/echo.sock", description: "Listen on a Unix domain socket" }
   ])
 )
 
@@ -31,21 +42,26 @@ const send = Command.make(
   {
     host: Flags.host,
     port: Flags.connectPort(Echo.defaultPort),
+    dialer: Flags.dialer,
     message: Argument.String("message").pipe(
       Argument.withDescription("Words to send; they are joined with spaces and a newline is added"),
       Argument.variadic({ min: 1 })
     )
   },
-  Effect.fnUntraced(function*({ host, message, port }) {
+  Effect.fnUntraced(function*({ dialer, host, message, port }) {
     const stdio = yield* Stdio.Stdio
+    const target = yield* Flags.dialTo(host, port, Echo.defaultPort, dialer)
     const payload = Stream.make(new TextEncoder().encode(`${message.join(" ")}\n`))
-    yield* Echo.send(NodeTransport.dial({ host, port }), SocketAddresses.format(host, port), payload).pipe(
+    yield* Echo.send(target.dial, target.address, payload).pipe(
       Stream.run(stdio.stdout())
     )
   })
 ).pipe(
   Command.withDescription("Send a message to an echo server and print the reply."),
-  Command.withExamples([{ command: "socket-to-me echo send hello world", description: "Prints: hello world" }])
+  Command.withExamples([
+    { command: "socket-to-me echo send hello world", description: "Prints: hello world" },
+    { command: "socket-to-me echo send --tls --tls-ca ca.pem hello", description: "Over TLS, trusting ca.pem" }
+  ])
 )
 
 /**

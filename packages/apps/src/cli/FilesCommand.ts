@@ -11,8 +11,6 @@
  */
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
-import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
-import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as ByteSize from "effect/ByteSize"
 import * as Console from "effect/Console"
@@ -142,7 +140,7 @@ const minUploadRate = Flags.fromText({
  * @category running
  */
 export const start = Effect.fnUntraced(function*(
-  endpoint: NodeTransport.Endpoint,
+  listen: Flags.Listen,
   settings: Flags.ServerSettings,
   options: FileStore.Options,
   handlerOptions: FilesServer.Options = {}
@@ -150,7 +148,17 @@ export const start = Effect.fnUntraced(function*(
   const handler = FilesServer.handler({ ...handlerOptions, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
   const { server, store } = yield* FileStore.makeThen(options, (store) =>
     Effect.provideService(
-      Effect.map(Runner.start(handler, Flags.serveOptions("files", endpoint, settings)), (server) => ({ server, store })),
+      Effect.map(
+        Runner.start(
+          handler,
+          Flags.serveOptions("files", listen, {
+            ...settings,
+            maxConnectionsPerAddress: settings.maxConnectionsPerAddress ??
+              Option.some(FilesConfig.maxConnectionsPerAddress)
+          })
+        ),
+        (server) => ({ server, store })
+      ),
       FileStore.FileStore,
       store
     )).pipe(Effect.provideService(Disk.Disk, Disk.makeNode()))
@@ -163,6 +171,8 @@ const serve = Command.make(
   {
     host: Flags.host,
     port: Flags.listenPort(Protocol.defaultPort),
+    listener: Flags.listener,
+    maxConnectionsPerAddress: Flags.maxConnectionsPerAddress(Option.some(FilesConfig.maxConnectionsPerAddress)),
     dir: directory,
     maxSize,
     stagingExpiry,
@@ -175,6 +185,7 @@ const serve = Command.make(
   ({
     dir,
     host,
+    listener,
     maxPendingUploads,
     maxPendingUploadsPerPeer,
     maxSize,
@@ -185,9 +196,10 @@ const serve = Command.make(
     ...settings
   }) =>
     Effect.scoped(Effect.andThen(
-      start(
-        { host, port },
-        settings,
+      Effect.flatMap(Flags.listenOn(host, port, Protocol.defaultPort, listener), (listen) =>
+        start(
+          listen,
+          settings,
         {
           directory: dir,
           maxFileBytes: maxSize,
@@ -196,8 +208,8 @@ const serve = Command.make(
           maxPendingUploads,
           maxPendingUploadsPerPeer
         },
-        { minUploadBytesPerSecond: minUploadRate }
-      ),
+          { minUploadBytesPerSecond: minUploadRate }
+        )),
       Effect.never
     ))
 ).pipe(
@@ -210,10 +222,8 @@ const serve = Command.make(
   ])
 )
 
-const target = (host: string, port: number): FilesClient.Target<Scope.Scope> => ({
-  dial: NodeTransport.dial({ host, port }),
-  address: SocketAddresses.format(host, port)
-})
+const target = (host: string, port: Option.Option<number>, dialer: Flags.DialerSettings) =>
+  Flags.dialTo(host, port, Protocol.defaultPort, dialer)
 
 // Runs one transfer with a progress display on stderr (results go to
 // stdout): the display is closed if the transfer fails, and an interrupted
@@ -243,18 +253,20 @@ const send = Command.make(
   {
     host: Flags.host,
     port: Flags.connectPort(Protocol.defaultPort),
+    dialer: Flags.dialer,
     as: Flag.String("as").pipe(
       Flag.withDescription("Name to save the file under (default: the file's own name)"),
       Flag.optional
     ),
     path: Argument.String("path").pipe(Argument.withDescription("The file to send"))
   },
-  Effect.fnUntraced(function*({ as, host, path, port }) {
+  Effect.fnUntraced(function*({ as, dialer, host, path, port }) {
     const name = Option.getOrUndefined(as)
+    const server = yield* target(host, port, dialer)
     const uploaded = yield* withProgress(
       name ?? Path.basename(path),
       "interrupted: the upload was not confirmed; send again to resume it",
-      (onEvent) => FilesClient.upload(target(host, port), path, { name, onEvent })
+      (onEvent) => FilesClient.upload(server, path, { name, onEvent })
     )
     yield* Console.log(`saved as ${uploaded.name} (${uploaded.size} bytes, sha256 ${uploaded.sha256})`)
   })
@@ -271,17 +283,19 @@ const get = Command.make(
   {
     host: Flags.host,
     port: Flags.connectPort(Protocol.defaultPort),
+    dialer: Flags.dialer,
     out: Flag.String("out").pipe(
       Flag.withDescription("Where to save (default: NAME in the current directory); never overwritten"),
       Flag.optional
     ),
     name: Argument.String("name").pipe(Argument.withDescription("Name of the file on the server"))
   },
-  Effect.fnUntraced(function*({ host, name, out, port }) {
+  Effect.fnUntraced(function*({ dialer, host, name, out, port }) {
+    const server = yield* target(host, port, dialer)
     const downloaded = yield* withProgress(
       name,
       "interrupted: run the same command again to resume the download",
-      (onEvent) => FilesClient.download(target(host, port), name, { out: Option.getOrUndefined(out), onEvent })
+      (onEvent) => FilesClient.download(server, name, { out: Option.getOrUndefined(out), onEvent })
     )
     yield* Console.log(
       `saved ${downloaded.name} to ${downloaded.path} (${downloaded.size} bytes, sha256 ${downloaded.sha256} verified)`
@@ -294,13 +308,14 @@ const get = Command.make(
 
 const list = Command.make(
   "list",
-  { host: Flags.host, port: Flags.connectPort(Protocol.defaultPort) },
-  ({ host, port }) =>
-    FilesClient.list(target(host, port)).pipe(
-      Stream.runForEach((file) =>
-        Console.log(`${file.modifiedAt}  ${String(file.size).padStart(12)}  ${file.sha256}  ${file.name}`)
-      )
-    )
+  { host: Flags.host, port: Flags.connectPort(Protocol.defaultPort), dialer: Flags.dialer },
+  ({ dialer, host, port }) =>
+    Effect.flatMap(target(host, port, dialer), (server) =>
+      FilesClient.list(server).pipe(
+        Stream.runForEach((file) =>
+          Console.log(`${file.modifiedAt}  ${String(file.size).padStart(12)}  ${file.sha256}  ${file.name}`)
+        )
+      ))
 ).pipe(
   Command.withDescription("List the server's files: modification time (UTC), size in bytes, sha256, name."),
   Command.withExamples([{ command: "socket-to-me files list", description: "One line per file" }])

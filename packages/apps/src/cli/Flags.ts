@@ -6,13 +6,19 @@
  * @since 0.1.0
  */
 import * as CoreConfig from "@socket-to-me/core/Config"
-import type * as NodeTransport from "@socket-to-me/node/NodeTransport"
+import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
+import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
+import * as NodeTls from "@socket-to-me/node/NodeTls"
+import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import type * as Runner from "@socket-to-me/node/Runner"
 import * as Config from "effect/Config"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as CliError from "effect/cli/CliError"
+import type * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as Flag from "effect/cli/Flag"
 
 /**
@@ -106,7 +112,9 @@ export const host = fromText({
 }).pipe(withDefault("127.0.0.1"))
 
 /**
- * The TCP port a server listens on, 0 to 65535 (0 picks a free one).
+ * The TCP port a server listens on, 0 to 65535 (0 picks a free one);
+ * `None` when not given (the server's default applies, unless it listens
+ * on a Unix socket: see `listenOn`).
  *
  * @since 0.1.0
  * @category flags
@@ -119,10 +127,11 @@ export const listenPort = (defaultPort: number) =>
     description: `TCP port to listen on; 0 picks a free one (default ${defaultPort}, env SOCKET_TO_ME_PORT)`,
     parse: parsePort(0),
     expected: "a port, 0-65535"
-  }).pipe(withDefault(defaultPort))
+  })
 
 /**
- * The TCP port of the server a client connects to, 1 to 65535.
+ * The TCP port of the server a client connects to, 1 to 65535; `None`
+ * when not given (see `dialTo`).
  *
  * @since 0.1.0
  * @category flags
@@ -135,7 +144,7 @@ export const connectPort = (defaultPort: number) =>
     description: `TCP port of the server (default ${defaultPort}, env SOCKET_TO_ME_PORT)`,
     parse: parsePort(1),
     expected: "a port, 1-65535"
-  }).pipe(withDefault(defaultPort))
+  })
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
@@ -237,6 +246,8 @@ export const server = {
  */
 export interface ConnectionSettings {
   readonly maxConnections: number
+  /** From `maxConnectionsPerAddress`: `None` for no limit; absent for the app's default. */
+  readonly maxConnectionsPerAddress?: Option.Option<number> | undefined
   readonly idleTimeout: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly metricsPort: Option.Option<number>
@@ -253,9 +264,10 @@ export interface ServerSettings extends ConnectionSettings {
 }
 
 /**
- * The runner's options for the server `name` on `endpoint` with these
- * settings: every server command serves through `Runner.start` with them.
- * The frame deadline is not among them: it belongs to the handler's
+ * The runner's options for the server `name` listening as `listen` says
+ * (a TCP endpoint, or what `listenOn` made of the listener flags) with
+ * these settings: every server command serves through `Runner.start` with
+ * them. The frame deadline is not among them: it belongs to the handler's
  * framing (see `Framing.Options`).
  *
  * @since 0.1.0
@@ -263,13 +275,13 @@ export interface ServerSettings extends ConnectionSettings {
  */
 export const serveOptions = (
   name: string,
-  endpoint: NodeTransport.Endpoint,
+  listen: Listen,
   settings: ConnectionSettings
 ): Runner.ServeOptions => ({
   name,
-  host: endpoint.host,
-  port: endpoint.port,
+  ...listen,
   maxConnections: settings.maxConnections,
+  maxConnectionsPerAddress: Option.getOrUndefined(settings.maxConnectionsPerAddress ?? Option.none()),
   idleTimeout: zeroIsOff(settings.idleTimeout),
   shutdownGrace: settings.shutdownGrace,
   metricsPort: Option.getOrUndefined(settings.metricsPort)
@@ -283,3 +295,283 @@ export const serveOptions = (
  */
 export const zeroIsOff = (duration: Duration.Duration): Duration.Duration =>
   Duration.isZero(duration) ? Duration.infinity : duration
+
+/**
+ * `--max-connections-per-address N`: connections served at once from one
+ * IP address; 0 for no limit. `fallback` is the app's default (`None`: no
+ * limit).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const maxConnectionsPerAddress = (fallback: Option.Option<number>) =>
+  fromText({
+    name: "max-connections-per-address",
+    env: "SOCKET_TO_ME_MAX_CONNECTIONS_PER_ADDRESS",
+    metavar: "N",
+    description: `Connections served at once from one IP address; more from it are refused; 0 for no limit (default ${
+      Option.match(fallback, { onNone: () => "none", onSome: String })
+    }, env SOCKET_TO_ME_MAX_CONNECTIONS_PER_ADDRESS)`,
+    parse: parseWhole,
+    expected: "a whole number (0 for no limit)"
+  }).pipe(
+    Flag.map((given) =>
+      Option.match(given, { onNone: () => fallback, onSome: (n) => n === 0 ? Option.none<number>() : Option.some(n) })
+    )
+  )
+
+const file = (name: string, env: string, description: string) =>
+  fromText({
+    name,
+    env,
+    metavar: "FILE",
+    description: `${description} (env ${env})`,
+    parse: (text) => Option.some(text).pipe(Option.filter((path) => path.trim() !== "")),
+    expected: "a file"
+  })
+
+/**
+ * A combination of flags that does not make sense (`--tls-key` without
+ * `--tls-cert`, `--port` with `--unix`), said on one line.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FlagConflict extends Data.TaggedError("FlagConflict")<{ readonly message: string }> {}
+
+/**
+ * How and where a server listens, beyond `--host` and `--port`: a Unix
+ * socket (`--unix`, `--unix-mode`), TLS (`--tls-cert`, `--tls-key`,
+ * `--tls-ca`, `--tls-require-client-cert`, `--tls-handshake-deadline`),
+ * and the PROXY protocol (`--proxy-protocol`). Every server command takes
+ * them (`listenOn` reads them).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const listener = {
+  unix: fromText({
+    name: "unix",
+    env: "SOCKET_TO_ME_UNIX",
+    metavar: "PATH",
+    description:
+      "Listen on this Unix domain socket instead of TCP; a socket file left by a crashed server is replaced, never a live server's; removed on exit (env SOCKET_TO_ME_UNIX)",
+    parse: (text) => Option.some(text).pipe(Option.filter((path) => path.trim() !== "")),
+    expected: "a path"
+  }),
+  unixMode: fromText({
+    name: "unix-mode",
+    env: "SOCKET_TO_ME_UNIX_MODE",
+    metavar: "MODE",
+    description:
+      "Permissions of the --unix socket file, in octal, e.g. 660 (owner and group may connect) (default: from the umask, env SOCKET_TO_ME_UNIX_MODE)",
+    parse: (text) => /^0?[0-7]{3}$/.test(text.trim()) ? Option.some(parseInt(text.trim(), 8)) : Option.none(),
+    expected: "an octal mode such as 660 or 0600"
+  }),
+  tlsCert: file("tls-cert", "SOCKET_TO_ME_TLS_CERT", "Serve TLS with this PEM certificate (and its chain); needs --tls-key"),
+  tlsKey: file("tls-key", "SOCKET_TO_ME_TLS_KEY", "The PEM private key of --tls-cert (not encrypted)"),
+  tlsCa: file(
+    "tls-ca",
+    "SOCKET_TO_ME_TLS_CA",
+    "Ask TLS clients for a certificate, which must be signed by a CA in this PEM file"
+  ),
+  tlsRequireClientCert: Flag.Boolean("tls-require-client-cert").pipe(
+    Flag.withDescription("Refuse TLS clients without a certificate signed by --tls-ca"),
+    Flag.withDefault(false)
+  ),
+  tlsHandshakeDeadline: fromText({
+    name: "tls-handshake-deadline",
+    env: "SOCKET_TO_ME_TLS_HANDSHAKE_DEADLINE",
+    metavar: "DURATION",
+    description: `A TLS handshake must be done within this time, or the connection is closed (e.g. 5s; default ${
+      Duration.format(Duration.fromInputUnsafe(CoreConfig.handshakeDeadline))
+    }, env SOCKET_TO_ME_TLS_HANDSHAKE_DEADLINE)`,
+    parse: (text) => Option.filter(parseDuration(text), (duration) => !Duration.isZero(duration)),
+    expected: "a duration such as 5s"
+  }),
+  proxyProtocol: Flag.Boolean("proxy-protocol").pipe(
+    Flag.withDescription(
+      "Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends) first on every connection, and take the client's address from it; only behind a proxy that alone can reach this server"
+    ),
+    Flag.withDefault(false)
+  )
+}
+
+/**
+ * Values of the `listener` flags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerSettings {
+  readonly unix: Option.Option<string>
+  readonly unixMode: Option.Option<number>
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+  readonly tlsCa: Option.Option<string>
+  readonly tlsRequireClientCert: boolean
+  readonly tlsHandshakeDeadline: Option.Option<Duration.Duration>
+  readonly proxyProtocol: boolean
+}
+
+/**
+ * Where and how a server listens: the part of `Runner.ServeOptions` the
+ * listener flags decide.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Listen = Pick<Runner.ServeOptions, "host" | "port" | "unix" | "unixMode" | "tls" | "proxyProtocol">
+
+const conflict = (message: string) => Effect.fail(new FlagConflict({ message }))
+
+/**
+ * What `--host`, `--port` and the `listener` flags say together, with the
+ * server's default port; fails on a combination that does not make sense,
+ * rather than ignore a flag: `--port` or `--unix-mode` with or without
+ * `--unix`, TLS files without `--tls-cert` and `--tls-key`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const listenOn = (
+  host: string,
+  port: Option.Option<number>,
+  defaultPort: number,
+  settings: ListenerSettings
+): Effect.Effect<Listen, FlagConflict> =>
+  Effect.gen(function*() {
+    const unix = Option.getOrUndefined(settings.unix)
+    if (unix !== undefined && Option.isSome(port)) return yield* conflict("--port and --unix cannot be used together")
+    if (unix === undefined && Option.isSome(settings.unixMode)) return yield* conflict("--unix-mode needs --unix")
+    const cert = Option.getOrUndefined(settings.tlsCert)
+    const key = Option.getOrUndefined(settings.tlsKey)
+    if ((cert === undefined) !== (key === undefined)) return yield* conflict("--tls-cert and --tls-key go together")
+    if (cert === undefined || key === undefined) {
+      if (Option.isSome(settings.tlsCa)) return yield* conflict("--tls-ca needs --tls-cert and --tls-key")
+      if (settings.tlsRequireClientCert) return yield* conflict("--tls-require-client-cert needs --tls-cert and --tls-key")
+      if (Option.isSome(settings.tlsHandshakeDeadline)) return yield* conflict("--tls-handshake-deadline needs --tls-cert and --tls-key")
+    }
+    if (settings.tlsRequireClientCert && Option.isNone(settings.tlsCa)) {
+      return yield* conflict("--tls-require-client-cert needs --tls-ca, the CA that signs the client certificates")
+    }
+    const tls: NodeTls.ServerOptions | undefined = cert === undefined || key === undefined ? undefined : {
+      cert,
+      key,
+      ca: Option.getOrUndefined(settings.tlsCa),
+      requireClientCert: settings.tlsRequireClientCert,
+      handshakeDeadline: Option.getOrUndefined(settings.tlsHandshakeDeadline)
+    }
+    return {
+      host,
+      port: Option.getOrElse(port, () => defaultPort),
+      unix,
+      unixMode: Option.getOrUndefined(settings.unixMode),
+      tls,
+      proxyProtocol: settings.proxyProtocol
+    }
+  })
+
+/**
+ * How a client reaches its server, beyond `--host` and `--port`: a Unix
+ * socket (`--unix`), TLS (`--tls`, trusting the system's CAs or
+ * `--tls-ca`'s, checking the name `--tls-servername` or the host; with a
+ * certificate of its own, `--tls-cert` and `--tls-key`). Every client
+ * command takes them (`dialTo` reads them).
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const dialer = {
+  unix: fromText({
+    name: "unix",
+    env: "SOCKET_TO_ME_UNIX",
+    metavar: "PATH",
+    description: "Connect to this Unix domain socket instead of TCP (env SOCKET_TO_ME_UNIX)",
+    parse: (text) => Option.some(text).pipe(Option.filter((path) => path.trim() !== "")),
+    expected: "a path"
+  }),
+  tls: Flag.Boolean("tls").pipe(
+    Flag.withDescription("Connect with TLS, checking the server's certificate"),
+    Flag.withDefault(false)
+  ),
+  tlsCa: file("tls-ca", "SOCKET_TO_ME_TLS_CA", "With --tls, trust the CAs in this PEM file instead of the system's"),
+  tlsServername: fromText({
+    name: "tls-servername",
+    env: "SOCKET_TO_ME_TLS_SERVERNAME",
+    metavar: "NAME",
+    description:
+      "With --tls, the name the server's certificate must hold, also sent as SNI (default: the host; env SOCKET_TO_ME_TLS_SERVERNAME)",
+    parse: (text) => Option.some(text.trim()).pipe(Option.filter((name) => name !== "")),
+    expected: "a host name"
+  }),
+  tlsCert: file("tls-cert", "SOCKET_TO_ME_TLS_CERT", "With --tls, a client certificate (PEM) for a server that asks for one"),
+  tlsKey: file("tls-key", "SOCKET_TO_ME_TLS_KEY", "The PEM private key of --tls-cert")
+}
+
+/**
+ * Values of the `dialer` flags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DialerSettings {
+  readonly unix: Option.Option<string>
+  readonly tls: boolean
+  readonly tlsCa: Option.Option<string>
+  readonly tlsServername: Option.Option<string>
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+}
+
+/**
+ * A way to reach a server: the socket to dial, and the address errors name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dial {
+  readonly dial: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope>
+  readonly address: string
+}
+
+/**
+ * What `--host`, `--port` and the `dialer` flags say together, with the
+ * server's default port; the TLS files are loaded and checked once, here.
+ * Fails on a combination that does not make sense (`--port` with
+ * `--unix`, a TLS flag without `--tls`) and on TLS files that cannot be
+ * used, each on one line.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const dialTo = (
+  host: string,
+  port: Option.Option<number>,
+  defaultPort: number,
+  settings: DialerSettings
+): Effect.Effect<Dial, FlagConflict | NodeTls.TlsConfigError> =>
+  Effect.gen(function*() {
+    const unix = Option.getOrUndefined(settings.unix)
+    if (unix !== undefined && Option.isSome(port)) return yield* conflict("--port and --unix cannot be used together")
+    if (!settings.tls) {
+      for (const [name, value] of [["--tls-ca", settings.tlsCa], ["--tls-servername", settings.tlsServername], ["--tls-cert", settings.tlsCert], ["--tls-key", settings.tlsKey]] as const) {
+        if (Option.isSome(value)) return yield* conflict(`${name} needs --tls`)
+      }
+    }
+    const tls = settings.tls
+      ? yield* NodeTls.client({
+        ca: Option.getOrUndefined(settings.tlsCa),
+        servername: Option.getOrUndefined(settings.tlsServername),
+        cert: Option.getOrUndefined(settings.tlsCert),
+        key: Option.getOrUndefined(settings.tlsKey)
+      })
+      : undefined
+    const endpoint: NodeTransport.Address = unix === undefined
+      ? { host, port: Option.getOrElse(port, () => defaultPort) }
+      : { path: unix }
+    return {
+      dial: NodeTransport.dial(endpoint, { tls }),
+      address: NodeTransport.isUnix(endpoint) ? endpoint.path : SocketAddresses.format(endpoint.host, endpoint.port)
+    }
+  })
