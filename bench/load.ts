@@ -13,7 +13,9 @@
  * and the process exits when the benchmark that started it goes away.
  */
 import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { control, dataType, frame } from "./lib/frames.ts"
 import * as Proc from "./lib/proc.ts"
 
@@ -25,6 +27,8 @@ export type Command =
     readonly serverPid: number
     readonly connections: number
     readonly chunkBytes: number
+    /** Connect with TLS, trusting this PEM certificate (the servers' own, self-signed). */
+    readonly tlsCa?: string | undefined
     readonly warmupMs: number
     readonly measureMs: number
   }
@@ -121,6 +125,28 @@ const connect = (port: number, readBytes: number, onRead: (n: number, buffer: Bu
     `connect to port ${port}`
   )
 
+/**
+ * A TLS socket to `port`, trusting `ca` and checking the name `localhost`.
+ * Node's TLS client has no `onread`: each read is a buffer of its own, the
+ * same for every server measured.
+ */
+const connectTls = (port: number, ca: string, onRead: (n: number) => void) =>
+  withDeadline(
+    new Promise<Net.Socket>((resolve, reject) => {
+      const socket = Tls.connect({ host, port, ca, servername: "localhost" })
+      socket.setNoDelay(true)
+      socket.on("data", (chunk: Buffer) => onRead(chunk.byteLength))
+      socket.once("secureConnect", () => {
+        socket.off("error", reject)
+        socket.on("error", () => socket.destroy())
+        resolve(socket)
+      })
+      socket.once("error", reject)
+    }),
+    connectTimeoutMs,
+    `TLS connect to port ${port}`
+  )
+
 /** Opens `count` sockets, at most `batch` connecting at once (the accept backlog is finite). */
 const connectMany = async (
   count: number,
@@ -181,10 +207,15 @@ const stream = async (command: Extract<Command, { cmd: "stream" }>): Promise<Win
   let received = 0
   let running = true
   const chunk = Buffer.alloc(command.chunkBytes, 0x61)
-  const sockets = await connectMany(command.connections, 200, () =>
-    connect(command.port, 64 * 1024, (n) => {
-      received += n
-    }))
+  const count = (n: number) => {
+    received += n
+  }
+  const ca = command.tlsCa === undefined ? undefined : readFileSync(command.tlsCa, "utf8")
+  const sockets = await connectMany(
+    command.connections,
+    200,
+    () => ca === undefined ? connect(command.port, 64 * 1024, count) : connectTls(command.port, ca, count)
+  )
   // Write until the socket's buffer is full, then wait for it to drain:
   // TCP and the server's own backpressure decide how much is in flight.
   const pump = (socket: Net.Socket) => {

@@ -28,6 +28,7 @@ import * as Chat from "./figures/chat.ts"
 import * as Echo from "./figures/echo.ts"
 import * as Files from "./figures/files.ts"
 import * as IdleMemory from "./figures/idle.ts"
+import * as Tls from "./figures/tls.ts"
 import type { Context } from "./figures/context.ts"
 import * as Processes from "./lib/processes.ts"
 import * as Proc from "./lib/proc.ts"
@@ -96,7 +97,7 @@ const main = async () => {
   const context: Context = { settings, client, log, wanted }
   const figures: Array<Summary.Figure> = []
   try {
-    for (const section of [Echo.run, IdleMemory.run, Chat.run, Files.run, Actor.run]) {
+    for (const section of [Echo.run, Tls.run, IdleMemory.run, Chat.run, Files.run, Actor.run]) {
       figures.push(...await section(context))
     }
   } finally {

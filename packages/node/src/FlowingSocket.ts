@@ -49,6 +49,15 @@ export interface Options {
    * Default: the socket's `readableHighWaterMark` (64 KiB on Node 22).
    */
   readonly highWaterMark?: number | undefined
+  /**
+   * Hold the socket's writes made while a read is handed over, until the
+   * end of the tick (`cork`, then `uncork` on `nextTick`), so that the
+   * replies to the reads of one tick leave in one write. For a TLS socket,
+   * whose one TCP read gives a read per TLS record (16 KiB at most), and
+   * where each write is a record and a system call of its own: without
+   * it an echo wrote each record on its own. Default false.
+   */
+  readonly corkReads?: boolean | undefined
 }
 
 const endOfStream = new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })
@@ -78,6 +87,11 @@ function onClose(this: WithReader, hadError: boolean) {
 // One object per connection holds the read state. An idle connection costs
 // this object, its queue, its pull (a hand-off) and one parked fiber; the
 // listeners are shared.
+function uncork(reader: Reader) {
+  reader.corked = false
+  reader.conn.uncork()
+}
+
 class Reader {
   queue: Array<Uint8Array> = []
   queued = 0
@@ -85,13 +99,16 @@ class Reader {
   failure: Socket.SocketError | undefined = undefined
   readonly conn: WithReader
   readonly highWaterMark: number
+  readonly corkReads: boolean
+  corked = false
   // At most one pull waits: a socket's input has a single consumer. An
   // interrupted pull is forgotten; what arrives later is queued.
   readonly pulls: Handoff.Handoff<Arr.NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>
 
-  constructor(conn: Net.Socket, highWaterMark: number) {
+  constructor(conn: Net.Socket, highWaterMark: number, corkReads: boolean) {
     this.conn = conn
     this.highWaterMark = highWaterMark
+    this.corkReads = corkReads
     this.pulls = Handoff.make(this.ready, this)
   }
 
@@ -116,6 +133,11 @@ class Reader {
 
   data(chunk: Uint8Array) {
     if (this.pulls.waiting) {
+      if (this.corkReads && !this.corked) {
+        this.corked = true
+        this.conn.cork()
+        process.nextTick(uncork, this)
+      }
       this.pulls.give(Effect.succeed([chunk]))
       return
     }
@@ -237,16 +259,18 @@ class FlowingNetSocket implements Transport.Transport {
   readonly [Socket.TypeId]: typeof Socket.TypeId = Socket.TypeId
   readonly conn: Net.Socket
   readonly highWaterMark: number
-  constructor(conn: Net.Socket, highWaterMark: number) {
+  readonly corkReads: boolean
+  constructor(conn: Net.Socket, highWaterMark: number, corkReads: boolean) {
     this.conn = conn
     this.highWaterMark = highWaterMark
+    this.corkReads = corkReads
   }
 
   get reader(): Socket.Socket["reader"] {
     return Effect.flatMap(Effect.scope, (scope) => {
       const conn = this.conn
       if (conn.destroyed || conn.closed) return Effect.fail(endOfStream)
-      const state = new Reader(conn, this.highWaterMark)
+      const state = new Reader(conn, this.highWaterMark, this.corkReads)
       state.attach()
       return Effect.as(
         Scope.addFinalizer(
@@ -289,7 +313,7 @@ class FlowingNetSocket implements Transport.Transport {
  * @category constructors
  */
 export const fromNetSocket = (conn: Net.Socket, options: Options = {}): Socket.Socket =>
-  new FlowingNetSocket(conn, options.highWaterMark ?? conn.readableHighWaterMark)
+  new FlowingNetSocket(conn, options.highWaterMark ?? conn.readableHighWaterMark, options.corkReads === true)
 
 const unsupportedUpgrade = () =>
   Effect.fail(

@@ -372,7 +372,7 @@ class TlsServerSocket implements Transport.Transport {
         duration: deadline,
         orElse: () => Effect.fail(openError(new ConnectionError.HandshakeTimeout({ stage: "tls", after: deadline })))
       })
-      const flowing = FlowingSocket.fromNetSocket(tls)
+      const flowing = FlowingSocket.fromNetSocket(tls, { corkReads: true })
       const reader = yield* flowing.reader
       this.flowing = flowing
       return reader

@@ -210,3 +210,28 @@ describe("FlowingSocket", () => {
       assert.isAbove(waits, 0, "32 MiB at once made the socket ask to wait")
     }).pipe(Effect.scoped))
 })
+
+describe("FlowingSocket corkReads", () => {
+  // What the socket's writes would do when the pull that waited gets its
+  // chunk: held (corked) until the end of the tick with corkReads, so that
+  // the replies to several reads of one tick leave together; sent at once without.
+  const corkedWhenHandedOver = (corkReads: boolean) =>
+    Effect.scoped(Effect.gen(function*() {
+      const { accepted, client } = yield* pair
+      const { pull } = yield* FlowingSocket.fromNetSocket(accepted, { corkReads }).reader
+      const waiting = yield* Effect.forkChild(
+        Effect.map(pull, () => ({ during: accepted.writableCorked })),
+        { startImmediately: true }
+      )
+      client.write("one read")
+      const { during } = yield* Fiber.join(waiting)
+      yield* Effect.promise(() => new Promise((resolve) => process.nextTick(resolve)))
+      return { during, after: accepted.writableCorked }
+    }))
+
+  it.live("with corkReads, writes are held while a read is handed over, and released at the end of the tick", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* corkedWhenHandedOver(true), { during: 1, after: 0 })
+      assert.deepStrictEqual(yield* corkedWhenHandedOver(false), { during: 0, after: 0 })
+    }))
+})
