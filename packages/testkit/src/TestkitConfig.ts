@@ -108,3 +108,25 @@ export const peerDeadline = "20 seconds"
  * @category defaults
  */
 export const peerMaxLineBytes = 1024 * 1024
+
+/**
+ * Events one explored run (`NetworkScheduler.run`) may take before it is
+ * stopped as a livelock. A property's run takes a few hundred; 100 000 is
+ * only reached by a run that keeps going without end (two peers that
+ * answer each other forever).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const schedulerMaxEvents = 100_000
+
+/**
+ * Simulated time an explored run may advance (time only moves when nothing
+ * else can happen) before it counts as hung. One hour is past every
+ * timeout the servers here use by default (idle timeouts, drain grace,
+ * deadlines), so a run that still waits after it waits for nothing.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const schedulerMaxTime = "1 hour"

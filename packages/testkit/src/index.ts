@@ -65,6 +65,13 @@ export * as MemoryPipe from "./MemoryPipe.ts"
 export * as MemorySocket from "./MemorySocket.ts"
 
 /**
+ * A seeded scheduler for the memory network: it picks the order in which what travels between peers arrives, so that one test explores many interleavings instead of the one the runtime happens to produce, and the same seed gives the same run, event for event and byte for byte.
+ *
+ * @since 0.1.0
+ */
+export * as NetworkScheduler from "./NetworkScheduler.ts"
+
+/**
  * Leak checks for tests over real TCP: Node's active handles of the TCP kinds (`TCPSocketWrap` for sockets, `TCPServerWrap` for listeners) must return to what they were before the test.
  *
  * @since 0.1.0
