@@ -52,6 +52,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
@@ -163,6 +164,8 @@ export interface Options {
   readonly maxEvents?: number | undefined
   /** Simulated time after which the run stops as hung. Default `TestkitConfig.schedulerMaxTime`. */
   readonly maxTime?: Duration.Input | undefined
+  /** Called when the run hangs, before the body is interrupted: a last look at its state as it hung. */
+  readonly onHung?: ((hung: Hung) => void) | undefined
 }
 
 /**
@@ -189,6 +192,14 @@ export class Hung extends Data.TaggedError("Hung")<{
     return `the run hung after ${this.events} events at t=${this.time}ms: ${why}`
   }
 }
+
+/**
+ * Whether a value is a `Hung`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isHung = (u: unknown): u is Hung => Predicate.isTagged(u, "Hung")
 
 /**
  * What a run did.
@@ -549,6 +560,7 @@ export const run = <A, E, R>(
       // many events and as much time again, and a second hang while they
       // do leaves it where it is.
       exit = Exit.fail(first.hung)
+      options?.onHung?.(first.hung)
       const again = yield* Deferred.make<Hung>()
       runtime.onHung = (reason) => Deferred.doneUnsafe(again, Exit.succeed(reason))
       runtime.extendLimits()

@@ -130,3 +130,54 @@ export const schedulerMaxEvents = 100_000
  * @category defaults
  */
 export const schedulerMaxTime = "1 hour"
+
+/**
+ * Runs of an `Interleavings.check` unless the test says otherwise: enough
+ * to find an ordering bug a few decisions deep in a handful of clients, few
+ * enough for CI. `SOCKET_TO_ME_INTERLEAVING_RUNS` overrides every check's
+ * count, to run many more by hand.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingRuns = 100
+
+/**
+ * Longest script a generated client runs. Races need few steps per client;
+ * longer scripts mostly make runs slower and failures longer to shrink.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxActions = 4
+
+/**
+ * Shrink candidates an `Interleavings.check` tries after the first failing
+ * run. A run takes milliseconds; a schedule written out as explicit
+ * choices has a candidate or four per choice, so a few hundred decisions
+ * need this many.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxShrinks = 2000
+
+/**
+ * Most explicit choices a schedule holds (and the longest prefix of a
+ * seeded schedule shrinking writes out). A run of a few clients takes far
+ * fewer decisions; past them, the oldest event goes first.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxChoices = 1024
+
+/**
+ * Events of a failing run printed with it (the last ones). A shrunk run
+ * has far fewer; a hung one can have many more, of which the last explain
+ * the hang.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingShownEvents = 200
