@@ -67,6 +67,7 @@ import * as Fiber from "effect/Fiber"
 import * as Formatter from "effect/Formatter"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
@@ -233,16 +234,21 @@ export class RunFailed extends Data.TaggedError("RunFailed")<{
  * @category errors
  */
 export class Falsified extends Data.TaggedError("Falsified")<{
+  /** Runs until the first failure. */
   readonly runs: number
+  /** Shrinks effect's engine accepted. */
   readonly shrinks: number
-  readonly seed: string | number | undefined
+  /** Runs `minimize` took after them. */
+  readonly minimizingRuns: number
+  readonly seed: number
   /** effect's replay token: `check(spec, { replay })` reruns the search and its shrinks. */
   readonly replay: string
+  /** The smallest failing run found. */
   readonly failure: RunFailed
 }> {
   override get message(): string {
-    return `property falsified after ${this.runs} run(s) and ${this.shrinks} shrink(s)` +
-      `${this.seed === undefined ? "" : ` (seed ${this.seed})`}; the smallest failing run:\n` +
+    return `property falsified after ${this.runs} run(s) (seed ${this.seed}), then ${this.shrinks} shrink(s) and ` +
+      `${this.minimizingRuns} run(s) minimizing; the smallest failing run:\n` +
       `${formatFailure(this.failure)}\n` +
       `replay the search: check(spec, { replay: ${JSON.stringify(this.replay)} })`
   }
@@ -549,7 +555,7 @@ export const replay = <S extends TestTransport.Listener, A, C, R>(
 export interface CheckOptions {
   /** Runs. Default `TestkitConfig.interleavingRuns`; the environment's `SOCKET_TO_ME_INTERLEAVING_RUNS` overrides it. */
   readonly runs?: number | undefined
-  /** The property's seed. Default random; the environment's `SOCKET_TO_ME_INTERLEAVING_SEED` overrides it. */
+  /** The property's seed. Default random (printed with a failure); the environment's `SOCKET_TO_ME_INTERLEAVING_SEED` overrides it. */
   readonly seed?: number | undefined
   /** Shrink candidates tried after the first failure. Default `TestkitConfig.interleavingMaxShrinks`. */
   readonly maxShrinks?: number | undefined
@@ -570,6 +576,90 @@ export interface Passed {
 const environmentInt = (name: string) =>
   Config.option(Config.Int(name)).pipe(Effect.orElseSucceed(() => Option.none<number>()))
 
+// Scripts one step smaller: a client fewer (the last ones first), or an
+// action fewer.
+const smallerScripts = <A>(
+  scripts: ReadonlyArray<ReadonlyArray<A>>,
+  minClients: number
+): Array<ReadonlyArray<ReadonlyArray<A>>> => {
+  const out: Array<ReadonlyArray<ReadonlyArray<A>>> = []
+  if (scripts.length > minClients) {
+    for (let i = scripts.length - 1; i >= 0; i--) out.push(scripts.filter((_, j) => j !== i))
+  }
+  for (let i = scripts.length - 1; i >= 0; i--) {
+    for (let j = scripts[i]!.length - 1; j >= 0; j--) {
+      out.push(scripts.map((script, k) => k === i ? script.filter((_, n) => n !== j) : script))
+    }
+  }
+  return out
+}
+
+// A seed of its own for the n-th retry of a smaller script.
+const retrySeed = (n: number): number => ((n * 2654435761) % (2 ** 31 - 2)) + 1
+
+/**
+ * Makes a failing run smaller than shrinking alone can. A shrunk schedule
+ * is a list of choices by position: removing a client or an action moves
+ * every decision after it, so the same choices rarely fail again, though
+ * the bug may well remain. Each smaller script is tried with the current
+ * schedule, then with `retries` fresh seeds; the first run that fails the
+ * same way (hung, or not) is kept, and its schedule shrinks again. Stops
+ * when nothing smaller fails or after `budget` runs. Deterministic.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const minimize = <S extends TestTransport.Listener, A, C, R>(
+  spec: Spec<S, A, C, R>,
+  failure: RunFailed,
+  options?: { readonly budget?: number | undefined; readonly retries?: number | undefined }
+): Effect.Effect<{ readonly failure: RunFailed; readonly runs: number }, never, Exclude<R, Scope.Scope>> =>
+  Effect.gen(function*() {
+    const run = property(spec)
+    const budget = options?.budget ?? TestkitConfig.interleavingMinimizeRuns
+    const retries = options?.retries ?? TestkitConfig.interleavingMinimizeRetries
+    let best = failure
+    let runs = 0
+    let retry = 0
+    const attempt = (input: Input<A>) =>
+      Effect.map(Effect.flip(run(input)), (result) => result.hung === best.hung ? result : undefined).pipe(
+        Effect.catchCause(() => Effect.succeed(undefined)),
+        Effect.tap(() => Effect.sync(() => runs++))
+      )
+    // Scripts whose smaller ones all passed with fresh seeds already: after
+    // a smaller schedule for them, only that schedule is worth a try.
+    let exhausted: ReadonlyArray<ReadonlyArray<A>> | undefined
+    let progress = true
+    while (progress && runs < budget) {
+      progress = false
+      const input = best.input as Input<A>
+      const tries = exhausted === input.scripts ? 0 : retries
+      for (const scripts of smallerScripts(input.scripts, spec.minClients ?? 1)) {
+        for (let k = 0; k <= tries && runs < budget && !progress; k++) {
+          const schedule = k === 0 ? input.schedule : { seed: retrySeed(++retry), choices: [] }
+          const found = yield* attempt({ scripts, schedule })
+          if (found !== undefined) {
+            best = found
+            progress = true
+          }
+        }
+        if (progress) break
+      }
+      if (progress) continue
+      exhausted = input.scripts
+      for (const schedule of shrinkSchedule(input.schedule)) {
+        if (runs >= budget) break
+        const found = yield* attempt({ scripts: input.scripts, schedule })
+        if (found !== undefined) {
+          best = found
+          progress = true
+          break
+        }
+      }
+    }
+    return { failure: best, runs }
+  }) as Effect.Effect<{ readonly failure: RunFailed; readonly runs: number }, never, Exclude<R, Scope.Scope>>
+
 /**
  * Checks a spec over many runs (`arbitrary(spec)`, `property(spec)`): passes
  * with how many ran, or fails with `Falsified`, which prints the smallest
@@ -588,27 +678,51 @@ export const check = <S extends TestTransport.Listener, A, C, R>(
       yield* environmentInt("SOCKET_TO_ME_INTERLEAVING_RUNS"),
       () => options?.runs ?? TestkitConfig.interleavingRuns
     )
-    const seed = Option.getOrUndefined(yield* environmentInt("SOCKET_TO_ME_INTERLEAVING_SEED")) ?? options?.seed
+    const seed = Option.getOrUndefined(yield* environmentInt("SOCKET_TO_ME_INTERLEAVING_SEED")) ??
+      options?.seed ?? (yield* Random.nextIntBetween(1, 2 ** 31 - 1))
     const run = property(spec)
-    const result = yield* Arbitrary.checkEffect(arbitrary(spec), (input) => Effect.as(run(input), true), {
-      runs,
-      seed,
-      maxShrinks: options?.maxShrinks ?? TestkitConfig.interleavingMaxShrinks,
-      replay: options?.replay
-    })
-    switch (result._tag) {
-      case "Passed":
-        return { runs: result.runs }
-      case "Falsified": {
-        const failure = result.failure._tag === "PropertyError" ? result.failure.error : undefined
-        if (failure === undefined) return yield* Effect.die(new Error("a run returned false"))
-        return yield* Effect.fail(
-          new Falsified({ runs: result.runs, shrinks: result.shrinks, seed, replay: result.replay, failure })
-        )
+    const arbitraryInputs = arbitrary(spec)
+    const checkBatch = (batchRuns: number, batchSeed: string | undefined, replay: string | undefined) =>
+      Arbitrary.checkEffect(arbitraryInputs, (input) => Effect.as(run(input), true), {
+        runs: batchRuns,
+        seed: batchSeed,
+        maxShrinks: options?.maxShrinks ?? TestkitConfig.interleavingMaxShrinks,
+        replay
+      })
+    // effect's engine grows inputs from empty to full size over a check's
+    // runs, so the runs before the inputs are big enough for a race would
+    // grow with the run count. Batches of runs, each growing again, keep
+    // the first sizeable inputs early however many runs are asked for.
+    let done = 0
+    for (let batch = 0; done < runs || options?.replay !== undefined; batch++) {
+      const batchRuns = Math.min(TestkitConfig.interleavingBatch, runs - done)
+      const batchSeed = `${seed}/${batch}`
+      const result = yield* checkBatch(batchRuns, options?.replay === undefined ? batchSeed : undefined, options?.replay)
+      switch (result._tag) {
+        case "Passed":
+          done += result.runs
+          if (options?.replay !== undefined) return { runs: done }
+          continue
+        case "Falsified": {
+          const shrunk = result.failure._tag === "PropertyError" ? result.failure.error : undefined
+          if (shrunk === undefined) return yield* Effect.die(new Error("a run returned false"))
+          const minimized = yield* minimize(spec, shrunk)
+          return yield* Effect.fail(
+            new Falsified({
+              runs: done + result.runs,
+              shrinks: result.shrinks,
+              minimizingRuns: minimized.runs,
+              seed,
+              replay: result.replay,
+              failure: minimized.failure
+            })
+          )
+        }
+        default:
+          return yield* Effect.die(new Error(Arbitrary.formatCheckFailure(result)))
       }
-      default:
-        return yield* Effect.die(new Error(Arbitrary.formatCheckFailure(result)))
     }
+    return { runs: done }
   })
 
 // -----------------------------------------------------------------------------

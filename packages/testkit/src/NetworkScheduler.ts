@@ -280,6 +280,7 @@ interface Sleep {
 class Runtime {
   pending = 0
   inFlight = 0
+  epoch = 0
   now = 0
   decisionCount = 0
   channelCount = 0
@@ -380,9 +381,19 @@ class Runtime {
   }
 
   // Called whenever the count may have reached zero: at the end of every
-  // task, after a post, after external work completed.
+  // task, after a post, after external work completed. The decision waits
+  // for a task of the runtime's own scheduler, which runs after the
+  // microtasks queued meanwhile: code that wakes a fiber from a microtask
+  // (core's `Broadcast` does, to batch its wake-ups) has then woken it, and
+  // the count says so. Each call supersedes the decisions scheduled before.
   quiescent(): void {
     if (this.pending > 0 || this.inFlight > 0 || this.stopped) return
+    const epoch = ++this.epoch
+    this.parentDispatcher.scheduleTask(() => this.decide(epoch), 0)
+  }
+
+  decide(epoch: number): void {
+    if (epoch !== this.epoch || this.pending > 0 || this.inFlight > 0 || this.stopped) return
     const driver = this.driver
     if (driver === undefined) return
     if (this.ready.length > 0) {

@@ -152,15 +152,15 @@ export const interleavingRuns = 100
 export const interleavingMaxActions = 4
 
 /**
- * Shrink candidates an `Interleavings.check` tries after the first failing
- * run. A run takes milliseconds; a schedule written out as explicit
- * choices has a candidate or four per choice, so a few hundred decisions
- * need this many.
+ * Shrink candidates effect's engine tries, in an `Interleavings.check`,
+ * after the first failing run (then `Interleavings.minimize` goes on). A
+ * run takes milliseconds; a schedule written out as explicit choices has a
+ * candidate or four per choice, so a hundred decisions need this many.
  *
  * @since 0.1.0
  * @category defaults
  */
-export const interleavingMaxShrinks = 2000
+export const interleavingMaxShrinks = 500
 
 /**
  * Most explicit choices a schedule holds (and the longest prefix of a
@@ -181,3 +181,34 @@ export const interleavingMaxChoices = 1024
  * @category defaults
  */
 export const interleavingShownEvents = 200
+
+/**
+ * Runs per batch of an `Interleavings.check`: effect's property engine
+ * grows inputs from empty to full size over the runs of one check, so a
+ * check runs batches of this many, each growing again. 50 gives scripts of
+ * two clients or more from the 10th run of every batch on.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingBatch = 50
+
+/**
+ * Runs `Interleavings.minimize` may take after shrinking: each smaller
+ * script is tried with a few schedules, so a failure of a dozen steps takes
+ * a few hundred; at a few milliseconds a run, this bounds it to seconds.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMinimizeRuns = 1000
+
+/**
+ * Fresh schedules `Interleavings.minimize` tries for each smaller script
+ * after its current one: a race that a random schedule finds once in a
+ * few runs is found again in this many.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMinimizeRetries = 20
