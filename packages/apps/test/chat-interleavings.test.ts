@@ -13,7 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Interleavings from "@socket-to-me/testkit/Interleavings"
 import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
-import { sayingSpec } from "./support/ChatInterleavings.ts"
+import { nickSpec, roomSpec, sayingSpec } from "./support/ChatInterleavings.ts"
 import * as ChatServer from "./support/ChatServer.ts"
 import * as PlantedChat from "./support/PlantedChat.ts"
 
@@ -34,4 +34,15 @@ describe("chat under interleavings", () => {
 
   it.effect("the same property holds for the real chat server", () =>
     Effect.asVoid(Interleavings.check(sayingSpec(realChat), { runs })))
+
+  it.effect("nobody receives a room's message after the notice that they left it", () =>
+    Effect.asVoid(Interleavings.check(roomSpec(realChat), { runs })))
+
+  it.effect("nicknames stay unique under concurrent /nick", () =>
+    Effect.asVoid(
+      Interleavings.check(
+        nickSpec(realChat, (server) => Effect.map(server.room.snapshot, (snapshot) => snapshot.nicknames)),
+        { runs }
+      )
+    ))
 })
