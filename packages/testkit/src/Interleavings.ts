@@ -94,6 +94,8 @@ export interface ClientContext<S> {
   /** Position among the run's clients, from 0. */
   readonly index: number
   readonly server: S
+  /** The run's scheduler: for `external` work (a disk) that must be ordered too. */
+  readonly scheduler: NetworkScheduler.NetworkScheduler
   /** Dials the server; everything the socket sends and receives goes into this client's log. */
   readonly dial: Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope>
   /** Adds a line of the client's own to its log (what it concluded, what a library call returned). */
@@ -118,8 +120,15 @@ export interface Spec<S extends TestTransport.Listener, A, C, R = never> {
   readonly maxActions?: number | undefined
   /** Options of the memory network (its high-water mark, backlog); its scheduler is the run's. */
   readonly network?: Omit<MemoryNetwork.Options, "scheduler"> | undefined
-  /** Starts the server under test over `transport`, for the life of the run. */
-  readonly server: (transport: TestTransport.TestTransport) => Effect.Effect<S, unknown, R | Scope.Scope>
+  /**
+   * Starts the server under test over `transport`, for the life of the
+   * run; work outside the process it does (a disk) goes through
+   * `scheduler.external`, so that its order is chosen too.
+   */
+  readonly server: (
+    transport: TestTransport.TestTransport,
+    scheduler: NetworkScheduler.NetworkScheduler
+  ) => Effect.Effect<S, unknown, R | Scope.Scope>
   /** A client's first step: dial (through `client.dial`), log in. Its session lives as long as the run. */
   readonly connect: (client: ClientContext<S>) => Effect.Effect<C, unknown, R | Scope.Scope>
   /** One step of the script. */
@@ -455,7 +464,7 @@ export const property = <S extends TestTransport.Listener, A, C, R>(spec: Spec<S
     const run = yield* NetworkScheduler.run((scheduler) =>
       Effect.gen(function*() {
         const transport = TestTransport.memoryWith({ ...spec.network, scheduler })
-        const server = yield* spec.server(transport)
+        const server = yield* spec.server(transport, scheduler)
         // Channels are made here, one after the other, so their order is
         // the clients' order.
         const turns = states.map((state) => scheduler.channel(state.name))
@@ -464,6 +473,7 @@ export const property = <S extends TestTransport.Listener, A, C, R>(spec: Spec<S
             name: state.name,
             index,
             server,
+            scheduler,
             dial: Effect.map(server.dial, (socket) => recording(socket, state.log)),
             note: (text) => Effect.sync(() => state.log.push({ _tag: "Note", text }))
           }

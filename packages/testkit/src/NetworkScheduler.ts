@@ -598,21 +598,21 @@ export const run = <A, E, R>(
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
 /**
- * Bytes as a transcript shows them: a JSON string when they are printable
- * UTF-8, else their size and first bytes in hex.
+ * Bytes as a transcript shows them: a JSON string when they are UTF-8
+ * (control bytes escaped, so a length prefix shows as `\u0000\u0000...`),
+ * else their size and first bytes in hex.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const formatBytes = (bytes: Uint8Array, maxChars = 120): string => {
+export const formatBytes = (bytes: Uint8Array, maxChars = 160): string => {
   let text: string | undefined
   try {
     text = decoder.decode(bytes)
   } catch {
     text = undefined
   }
-  // Control characters other than tab, CR and LF mark binary data.
-  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) {
+  if (text !== undefined) {
     const quoted = JSON.stringify(text)
     return quoted.length <= maxChars ? quoted : `${quoted.slice(0, maxChars)}…" (${bytes.byteLength} bytes)`
   }
