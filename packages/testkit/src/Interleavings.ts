@@ -553,7 +553,7 @@ export const property = <S extends TestTransport.Listener, A, C, R>(spec: Spec<S
  */
 export const replay = <S extends TestTransport.Listener, A, C, R>(
   spec: Spec<S, A, C, R>,
-  input: Input<A>
+  input: NoInfer<Input<A>>
 ): Effect.Effect<void, RunFailed, Exclude<R, Scope.Scope>> => property(spec)(input)
 
 /**

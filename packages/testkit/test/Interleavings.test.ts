@@ -127,7 +127,7 @@ describe("Interleavings", () => {
         check: () => Effect.void
       }
       const failure = yield* failureOf(
-        Interleavings.replay(silent, { scripts: [["ask" as const]], schedule: { seed: 3, choices: [] } })
+        Interleavings.replay(silent, { scripts: [["ask"]], schedule: { seed: 3, choices: [] } })
       )
       assert.isTrue(failure.hung, failure.message)
       assert.include(failure.reason, "nothing left to run")
