@@ -20,6 +20,12 @@
  * Like Node's `autoDestroy`, an endpoint that has both sent its FIN and read
  * the peer's is destroyed on its own.
  *
+ * Under a `NetworkScheduler` (opt-in: `makePair`'s `channels`), what the
+ * peer can observe travels as events on this endpoint's outbound channel,
+ * in order: each write's bytes, the FIN of `end`, the FIN and `EPIPE` of
+ * `destroy`, the RST of `reset`. What this end observes of its own acts
+ * (its reads and writes failing after it closed) happens at once.
+ *
  * @since 0.1.0
  */
 import type * as Arr from "effect/Array"
@@ -28,6 +34,7 @@ import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import type * as Socket from "effect/socket/Socket"
 import * as MemoryPipe from "./MemoryPipe.ts"
+import type * as NetworkScheduler from "./NetworkScheduler.ts"
 import * as TransportErrors from "./TransportErrors.ts"
 
 /**
@@ -74,6 +81,18 @@ interface EndpointState {
 
 const encoder = new TextEncoder()
 
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  let size = 0
+  for (const chunk of chunks) size += chunk.byteLength
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
+}
+
 // Copy what is written: the caller may reuse its buffer once `write` returns,
 // and a real socket has copied the bytes into the kernel by then.
 const toBytes = (chunk: Uint8Array | string): Uint8Array =>
@@ -91,8 +110,13 @@ const makeEndpoint = Effect.fnUntraced(function*(options: {
   readonly inbound: MemoryPipe.MemoryPipe
   readonly outbound: MemoryPipe.MemoryPipe
   readonly onDestroyed: Effect.Effect<void>
+  readonly link: NetworkScheduler.Channel | undefined
 }) {
-  const { inbound, outbound } = options
+  const { inbound, link, outbound } = options
+  const deliver: MemoryPipe.Deliver | undefined = link === undefined
+    ? undefined
+    : (chunks, append) =>
+      link.post({ _tag: "Data", bytes: chunks.length === 1 ? chunks[0]! : concat(chunks) }, append)
   const state = yield* Ref.make<EndpointState>({ ended: false, readEof: false, destroyed: false })
 
   const markDestroyed = Ref.modify(state, (s) => [!s.destroyed, { ...s, destroyed: true }] as const)
@@ -100,27 +124,48 @@ const makeEndpoint = Effect.fnUntraced(function*(options: {
   const destroy = (error?: Error): Effect.Effect<void> =>
     Effect.uninterruptible(Effect.gen(function*() {
       if (!(yield* markDestroyed)) return
-      yield* MemoryPipe.finish(outbound)
-      yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
-      yield* MemoryPipe.failReads(inbound, localReadError(error))
-      yield* MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe())
+      if (link === undefined) {
+        yield* MemoryPipe.finish(outbound)
+        yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
+        yield* MemoryPipe.failReads(inbound, localReadError(error))
+        yield* MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe())
+      } else {
+        yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
+        yield* MemoryPipe.failReads(inbound, localReadError(error))
+        yield* link.post(
+          { _tag: "Close" },
+          Effect.andThen(MemoryPipe.finish(outbound), MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe()))
+        )
+      }
       yield* options.onDestroyed
     }))
 
   const reset = (error?: Error): Effect.Effect<void> =>
     Effect.uninterruptible(Effect.gen(function*() {
       if (!(yield* markDestroyed)) return
-      yield* MemoryPipe.failReads(outbound, TransportErrors.connectionReset())
-      yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
-      yield* MemoryPipe.failReads(inbound, localReadError(error))
-      yield* MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe())
+      if (link === undefined) {
+        yield* MemoryPipe.failReads(outbound, TransportErrors.connectionReset())
+        yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
+        yield* MemoryPipe.failReads(inbound, localReadError(error))
+        yield* MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe())
+      } else {
+        yield* MemoryPipe.failWrites(outbound, TransportErrors.writeAfterDestroy())
+        yield* MemoryPipe.failReads(inbound, localReadError(error))
+        yield* link.post(
+          { _tag: "Reset" },
+          Effect.andThen(
+            MemoryPipe.failReads(outbound, TransportErrors.connectionReset()),
+            MemoryPipe.failWrites(inbound, TransportErrors.brokenPipe())
+          )
+        )
+      }
       yield* options.onDestroyed
     }))
 
   const end: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
     const before = yield* Ref.getAndUpdate(state, (s) => s.destroyed ? s : { ...s, ended: true })
     if (before.ended || before.destroyed) return
-    yield* MemoryPipe.finish(outbound)
+    yield* link === undefined ? MemoryPipe.finish(outbound) : link.post({ _tag: "End" }, MemoryPipe.finish(outbound))
     if (before.readEof) yield* destroy()
   }))
 
@@ -140,7 +185,7 @@ const makeEndpoint = Effect.fnUntraced(function*(options: {
         ? Effect.fail(TransportErrors.writeAfterDestroy())
         : s.ended
         ? Effect.fail(TransportErrors.writeAfterEnd())
-        : MemoryPipe.write(outbound, chunks.map(toBytes)))
+        : MemoryPipe.write(outbound, chunks.map(toBytes), deliver))
 
   const endpoint: Endpoint = {
     connectionId: options.connectionId,
@@ -158,6 +203,8 @@ const makeEndpoint = Effect.fnUntraced(function*(options: {
 /**
  * Creates a connected pair of endpoints. `onDestroyed` runs once for each
  * endpoint when it is destroyed, which is how a network counts open sockets.
+ * With `channels`, everything each end does that the other observes goes
+ * through its channel of a `NetworkScheduler`.
  *
  * @since 0.1.0
  * @category constructors
@@ -166,6 +213,10 @@ export const makePair = Effect.fnUntraced(function*(options: {
   readonly connectionId: number
   readonly highWaterMark: number
   readonly onDestroyed: Effect.Effect<void>
+  readonly channels?: {
+    readonly toServer: NetworkScheduler.Channel
+    readonly toClient: NetworkScheduler.Channel
+  } | undefined
 }) {
   const toServer = yield* MemoryPipe.make(options.highWaterMark)
   const toClient = yield* MemoryPipe.make(options.highWaterMark)
@@ -174,14 +225,16 @@ export const makePair = Effect.fnUntraced(function*(options: {
     side: "client",
     inbound: toClient,
     outbound: toServer,
-    onDestroyed: options.onDestroyed
+    onDestroyed: options.onDestroyed,
+    link: options.channels?.toServer
   })
   const server = yield* makeEndpoint({
     connectionId: options.connectionId,
     side: "server",
     inbound: toServer,
     outbound: toClient,
-    onDestroyed: options.onDestroyed
+    onDestroyed: options.onDestroyed,
+    link: options.channels?.toClient
   })
   return { client, server } as const
 })

@@ -15,6 +15,14 @@
  * connections (accepted, handler still running), and can wait until both
  * are zero, which is what the leak checks in `Leaks` use.
  *
+ * With a `scheduler` (opt-in; see `NetworkScheduler`), every delivery of
+ * bytes, FIN, close and reset between the two ends of a connection, and
+ * every connection reaching the listener's backlog (accept), is an event
+ * whose order the scheduler picks; a dial is still refused or admitted at
+ * once (a full backlog counts the accepts on their way). Its channels are
+ * named after the dialing fiber's `PeerName` (`ann→server #1`). Without
+ * one, everything happens at once, as before.
+ *
  * @since 0.1.0
  */
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
@@ -33,6 +41,7 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as MemoryConnection from "./MemoryConnection.ts"
 import * as MemorySocket from "./MemorySocket.ts"
+import type * as NetworkScheduler from "./NetworkScheduler.ts"
 import * as TestkitConfig from "./TestkitConfig.ts"
 import * as TransportErrors from "./TransportErrors.ts"
 
@@ -49,7 +58,20 @@ export interface Options {
   readonly backlog?: number | undefined
   /** Port of the fake listening address `127.0.0.1:port`. Default `TestkitConfig.port`. */
   readonly port?: number | undefined
+  /** Orders deliveries, closes, resets and accepts (see `NetworkScheduler`). Default none: at once. */
+  readonly scheduler?: NetworkScheduler.NetworkScheduler | undefined
 }
+
+/**
+ * The name a dialing fiber gives its connections in a scheduler's
+ * transcript (`ann→server #1`); `client` when unset.
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export const PeerName = Context.Reference<string | undefined>("@socket-to-me/testkit/MemoryNetwork/PeerName", {
+  defaultValue: () => undefined
+})
 
 /**
  * How many sockets and connections are alive.
@@ -119,6 +141,11 @@ export const make = Effect.fnUntraced(function*(options?: Options) {
   const stats = yield* SubscriptionRef.make<Stats>({ openSockets: 0, connections: 0 })
   const nextConnectionId = yield* Ref.make(0)
   const listener = yield* Ref.make<Queue.Queue<MemoryConnection.Endpoint, Cause.Done> | undefined>(undefined)
+  const scheduler = options?.scheduler
+  const accepts = scheduler?.channel("accept")
+  // Accepts queued on `accepts` and not yet in the backlog: they count
+  // against its size, so a dial is refused or admitted when it is made.
+  const arriving = yield* Ref.make(0)
 
   const countSockets = (delta: number) =>
     SubscriptionRef.update(stats, (s) => ({ ...s, openSockets: s.openSockets + delta }))
@@ -131,17 +158,47 @@ export const make = Effect.fnUntraced(function*(options?: Options) {
       if (backlog === undefined) return yield* Effect.fail(TransportErrors.connectionRefused(addressText))
       const connectionId = yield* Ref.getAndUpdate(nextConnectionId, (n) => n + 1)
       yield* countSockets(2)
+      if (scheduler === undefined || accepts === undefined) {
+        const { client, server } = yield* MemoryConnection.makePair({
+          connectionId,
+          highWaterMark,
+          onDestroyed: countSockets(-1)
+        })
+        // A dropping queue: a full backlog (or an unbound listener) refuses.
+        if (!(yield* Queue.offer(backlog, server))) {
+          yield* server.destroy()
+          yield* client.destroy()
+          return yield* Effect.fail(TransportErrors.connectionRefused(addressText))
+        }
+        return client
+      }
+      const name = (yield* PeerName) ?? "client"
+      const peer = `${name} #${connectionId}`
       const { client, server } = yield* MemoryConnection.makePair({
         connectionId,
         highWaterMark,
-        onDestroyed: countSockets(-1)
+        onDestroyed: countSockets(-1),
+        channels: {
+          toServer: scheduler.channel(`${name}→server #${connectionId}`),
+          toClient: scheduler.channel(`server→${peer}`)
+        }
       })
-      // A dropping queue: a full backlog (or an unbound listener) refuses.
-      if (!(yield* Queue.offer(backlog, server))) {
+      const admitted = yield* Ref.modify(arriving, (n) =>
+        Queue.sizeUnsafe(backlog) + n < backlogSize ? [true, n + 1] as const : [false, n] as const)
+      if (!admitted) {
         yield* server.destroy()
         yield* client.destroy()
         return yield* Effect.fail(TransportErrors.connectionRefused(addressText))
       }
+      // The backlog may be gone by then (the listener unbound): like a
+      // connection left in it, the server's end is closed.
+      yield* accepts.post(
+        { _tag: "Accept", connection: peer },
+        Effect.gen(function*() {
+          yield* Ref.update(arriving, (n) => n - 1)
+          if (!(yield* Queue.offer(backlog, server))) yield* server.destroy()
+        })
+      )
       return client
     })
   )

@@ -69,14 +69,29 @@ const byteLength = (chunks: ReadonlyArray<Uint8Array>): number => {
 }
 
 /**
- * Appends chunks, then waits while the bytes in flight are at or over the
+ * How written chunks reach the reader when a scheduler orders deliveries:
+ * given the chunks and the effect that appends them, it queues that effect
+ * to run later (see `NetworkScheduler`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Deliver = (chunks: ReadonlyArray<Uint8Array>, append: Effect.Effect<void>) => Effect.Effect<void>
+
+/**
+ * Appends chunks (at once, or through `deliver`), then waits while the
+ * bytes in flight (delivered or not, until read) are at or over the
  * high-water mark. Fails with the pipe's write error once the reading side
  * is gone, including while waiting.
  *
  * @since 0.1.0
  * @category writing
  */
-export const write = Effect.fnUntraced(function*(self: MemoryPipe, chunks: ReadonlyArray<Uint8Array>) {
+export const write = Effect.fnUntraced(function*(
+  self: MemoryPipe,
+  chunks: ReadonlyArray<Uint8Array>,
+  deliver?: Deliver
+) {
   const nonEmpty = chunks.filter((chunk) => chunk.byteLength > 0)
   const bytes = byteLength(nonEmpty)
   const refused = yield* Ref.modify(self.state, (state): readonly [Socket.SocketError | undefined, PipeState] =>
@@ -85,7 +100,10 @@ export const write = Effect.fnUntraced(function*(self: MemoryPipe, chunks: Reado
       : [undefined, { ...state, inFlight: state.inFlight + bytes }]
   )
   if (refused !== undefined) return yield* Effect.fail(refused)
-  if (nonEmpty.length > 0) yield* Queue.offerAll(self.chunks, nonEmpty)
+  if (nonEmpty.length > 0) {
+    const offer = Queue.offerAll(self.chunks, nonEmpty)
+    yield* deliver === undefined ? offer : deliver(nonEmpty, Effect.asVoid(offer))
+  }
   // Close, then check, then wait: a reader that drains between the check and
   // the wait has already reopened the latch, so no wake-up is lost.
   while (true) {

@@ -104,6 +104,26 @@ export const memory: TestTransport = {
 }
 
 /**
+ * `memory` with network options: buffer sizes, a backlog, or a
+ * `NetworkScheduler` that orders every delivery (`{ scheduler }`).
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const memoryWith = (options: MemoryNetwork.Options): TestTransport => ({
+  name: options.scheduler === undefined ? "memory" : "memory (scheduled)",
+  listen: Effect.gen(function*() {
+    const network = yield* MemoryNetwork.make(options)
+    const socketServer = yield* Effect.orDie(network.listen)
+    return {
+      socketServer,
+      dial: network.makeClient,
+      assertNoLeaks: Leaks.assertNetworkIdle(network)
+    }
+  })
+})
+
+/**
  * `transport` with every accepted socket passed through `f` before the
  * server sees it: a fault (`Faults.bytewise`), a probe, a gate. Over either
  * transport, on the server's side only.

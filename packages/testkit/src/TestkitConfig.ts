@@ -108,3 +108,107 @@ export const peerDeadline = "20 seconds"
  * @category defaults
  */
 export const peerMaxLineBytes = 1024 * 1024
+
+/**
+ * Events one explored run (`NetworkScheduler.run`) may take before it is
+ * stopped as a livelock. A property's run takes a few hundred; 100 000 is
+ * only reached by a run that keeps going without end (two peers that
+ * answer each other forever).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const schedulerMaxEvents = 100_000
+
+/**
+ * Simulated time an explored run may advance (time only moves when nothing
+ * else can happen) before it counts as hung. One hour is past every
+ * timeout the servers here use by default (idle timeouts, drain grace,
+ * deadlines), so a run that still waits after it waits for nothing.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const schedulerMaxTime = "1 hour"
+
+/**
+ * Runs of an `Interleavings.check` unless the test says otherwise: enough
+ * to find an ordering bug a few decisions deep in a handful of clients, few
+ * enough for CI. `SOCKET_TO_ME_INTERLEAVING_RUNS` overrides every check's
+ * count, to run many more by hand.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingRuns = 100
+
+/**
+ * Longest script a generated client runs. Races need few steps per client;
+ * longer scripts mostly make runs slower and failures longer to shrink.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxActions = 4
+
+/**
+ * Shrink candidates effect's engine tries, in an `Interleavings.check`,
+ * after the first failing run (then `Interleavings.minimize` goes on). A
+ * run takes milliseconds; a schedule written out as explicit choices has a
+ * candidate or four per choice, so a hundred decisions need this many.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxShrinks = 500
+
+/**
+ * Most explicit choices a schedule holds (and the longest prefix of a
+ * seeded schedule shrinking writes out). A run of a few clients takes far
+ * fewer decisions; past them, the oldest event goes first.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMaxChoices = 1024
+
+/**
+ * Events of a failing run printed with it (the last ones). A shrunk run
+ * has far fewer; a hung one can have many more, of which the last explain
+ * the hang.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingShownEvents = 200
+
+/**
+ * Runs per batch of an `Interleavings.check`: effect's property engine
+ * grows inputs from empty to full size over the runs of one check, so a
+ * check runs batches of this many, each growing again. 50 gives scripts of
+ * two clients or more from the 10th run of every batch on.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingBatch = 50
+
+/**
+ * Runs `Interleavings.minimize` may take after shrinking: each smaller
+ * script is tried with a few schedules, so a failure of a dozen steps takes
+ * a few hundred; at a few milliseconds a run, this bounds it to seconds.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMinimizeRuns = 1000
+
+/**
+ * Fresh schedules `Interleavings.minimize` tries for each smaller script
+ * after its current one: a race that a random schedule finds once in a
+ * few runs is found again in this many.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const interleavingMinimizeRetries = 20

@@ -30,6 +30,13 @@ export * as CodecProperties from "./CodecProperties.ts"
 export * as Faults from "./Faults.ts"
 
 /**
+ * Property tests of a protocol over interleavings: a server, clients that each run a generated script of actions concurrently, with no barrier between them, and a check over what every client sent and received. Each run is one seeded schedule of a `NetworkScheduler` over the memory network; a failing run shrinks, scripts and schedule both, and is printed as its transcript with what replays it.
+ *
+ * @since 0.1.0
+ */
+export * as Interleavings from "./Interleavings.ts"
+
+/**
  * Leak checks for any test: after a test's scopes closed, nothing it opened may still be alive. The memory network is checked through its own counts (open sockets, live connections); real TCP through Node's handle list (see `NodeHandles`, kept apart because it reads `process`). Both report one error family, `LeakError`.
  *
  * @since 0.1.0
@@ -63,6 +70,13 @@ export * as MemoryPipe from "./MemoryPipe.ts"
  * @since 0.1.0
  */
 export * as MemorySocket from "./MemorySocket.ts"
+
+/**
+ * A seeded scheduler for the memory network: it picks the order in which what travels between peers arrives, so that one test explores many interleavings instead of the one the runtime happens to produce, and the same seed gives the same run, event for event and byte for byte.
+ *
+ * @since 0.1.0
+ */
+export * as NetworkScheduler from "./NetworkScheduler.ts"
 
 /**
  * Leak checks for tests over real TCP: Node's active handles of the TCP kinds (`TCPSocketWrap` for sockets, `TCPServerWrap` for listeners) must return to what they were before the test.

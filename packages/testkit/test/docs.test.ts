@@ -9,7 +9,7 @@ const doc = Fs.readFileSync(new URL("../../../docs/testing.md", import.meta.url)
 const blocks = [...doc.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!)
 
 describe("docs/testing.md", () => {
-  for (const file of ["guide/one-body.test.ts", "guide/contract.test.ts"]) {
+  for (const file of ["guide/one-body.test.ts", "guide/contract.test.ts", "guide/interleavings.test.ts"]) {
     it(`shows ${file} as it is`, () => {
       const text = Fs.readFileSync(new URL(`./${file}`, import.meta.url), "utf8")
       assert.include(blocks, text.slice(text.search(/^import /m)))
