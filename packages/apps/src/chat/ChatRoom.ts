@@ -237,7 +237,9 @@ const release = (state: State, member: Member, nick: string) => {
   if (state.shared?.linked === true) state.bus.emit({ _tag: "Release", lease: { conn: member.id, nick } })
 }
 
-// The member as the other servers see it, once it has a nickname.
+// The member as the other servers see it, once it has a nickname. Told
+// before the lines announcing the change, so that a server showing the
+// announcement already knows the member's new state (the tests rely on it).
 const share = (state: State, member: Member) => {
   if (member.nick !== undefined && member.room !== undefined) {
     emit(state, { _tag: "Set", conn: member.id, nick: member.nick, room: member.room })
@@ -317,17 +319,17 @@ const onNick = Effect.fnUntraced(function*(state: State, member: Member, name: s
   if (previous === undefined || member.room === undefined) {
     // First nickname: the member enters the lobby.
     const joined: Member = { ...member, nick: name, room: Protocol.lobby }
+    share(state, joined)
     yield* send(joined, { _tag: "NickSet", nick: name })
     yield* publish(state, Protocol.lobby, { _tag: "Joined", nick: name, room: Protocol.lobby })
     const next = yield* enterRoom(setMember({ ...state, nicks }, joined), joined, Protocol.lobby)
     yield* send(joined, { _tag: "YouJoined", room: Protocol.lobby })
-    share(next, joined)
     return next
   }
   const renamed: Member = { ...member, nick: name }
+  share(state, renamed)
   yield* send(renamed, { _tag: "NickSet", nick: name })
   yield* publish(state, member.room, { _tag: "NickChanged", from: previous, to: name }, member)
-  share(state, renamed)
   return setMember({ ...state, nicks }, renamed)
 })
 
@@ -337,12 +339,12 @@ const onJoin = Effect.fnUntraced(function*(state: State, member: Member, nick: s
     return state
   }
   const moved: Member = { ...member, room }
+  share(state, moved)
   let next = yield* leaveRoom(setMember(state, moved), member)
   if (member.room !== undefined) yield* publish(next, member.room, { _tag: "Left", nick, room: member.room })
   yield* publish(next, room, { _tag: "Joined", nick, room })
   next = yield* enterRoom(next, moved, room)
   yield* send(moved, { _tag: "YouJoined", room })
-  share(next, moved)
   return next
 })
 
