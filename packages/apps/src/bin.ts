@@ -10,5 +10,11 @@ import * as Runner from "@socket-to-me/node/Runner"
 import * as Effect from "effect/Effect"
 import * as Main from "./cli/Main.ts"
 
-// Main.run prints its own failures as one line each (bad flags, address in use).
-Runner.runMain(Main.run(process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer)), { reportFailure: false })
+Runner.runMain(Main.run(process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer)), {
+  // Main.run prints its own failures as one line each (bad flags, address in use).
+  reportFailure: false,
+  // Run by npm (`npx socket-to-me`, an npm script), the CLI's life is npm's:
+  // npm passes a SIGTERM on to its shell, which dies of it without passing
+  // it on, so the CLI stops when its parent goes.
+  stopWithParent: process.env.npm_lifecycle_event !== undefined
+})

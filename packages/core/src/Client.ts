@@ -52,6 +52,7 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 }> {
   override get message(): string {
     const reason = this.cause.reason
+    if (reason._tag === "NoListener") return `no server at ${this.address} (is it running?)`
     return `cannot connect to ${this.address}: ${"cause" in reason ? describeCause(reason.cause) : reason.message}`
   }
 }

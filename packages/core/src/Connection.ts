@@ -20,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
@@ -339,7 +340,15 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
       )
     )
     const reason = () => this.reason ?? new Interrupted()
-    const served = Effect.flatMap(Duplex.open(this.socket), (duplex) => this.serve(duplex)).pipe(
+    // At debug level each connection's start is logged with its peer (the
+    // end is logged at info with its reason); below it, nothing is built.
+    const open = LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
+      ? Duplex.open(this.socket)
+      : Effect.andThen(
+        Effect.annotateLogs(Effect.logDebug("connection opened"), { peer: this.remoteAddress }),
+        Duplex.open(this.socket)
+      )
+    const served = Effect.flatMap(open, (duplex) => this.serve(duplex)).pipe(
       Effect.onExit((exit) => this.end(scope, exit)),
       Effect.matchCause({ onFailure: reason, onSuccess: reason })
     )

@@ -41,6 +41,21 @@ export class PeerReset extends Data.TaggedError("PeerReset")<{
 }
 
 /**
+ * Dialing found nothing listening at the address (ECONNREFUSED on TCP):
+ * the server is not running there. Only a client's connect fails this way.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class NoListener extends Data.TaggedError("NoListener")<{
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return "nothing listens there"
+  }
+}
+
+/**
  * Reading from the socket failed for a reason other than a reset.
  *
  * @since 0.1.0
@@ -168,6 +183,7 @@ export class HandlerFailed extends Data.TaggedError("HandlerFailed")<{
 export type ConnectionErrorReason =
   | PeerClosed
   | PeerReset
+  | NoListener
   | ReadFailed
   | WriteFailed
   | IdleTimeout

@@ -65,12 +65,17 @@ export type Operation = "read" | "write"
 
 /**
  * The reasons a transport's own failure may be given: a reset by the peer,
- * or any other failure of a read or a write.
+ * nothing listening where a client dialed, or any other failure of a read
+ * or a write.
  *
  * @since 0.1.0
  * @category models
  */
-export type Failure = ConnectionError.PeerReset | ConnectionError.ReadFailed | ConnectionError.WriteFailed
+export type Failure =
+  | ConnectionError.PeerReset
+  | ConnectionError.NoListener
+  | ConnectionError.ReadFailed
+  | ConnectionError.WriteFailed
 
 /**
  * A socket writer that can also write without an effect.

@@ -45,6 +45,7 @@ export const isReset = (cause: unknown): boolean => {
 
 /**
  * The typed reason of a Node socket's failure: `PeerReset` for a reset,
+ * `NoListener` for a dial refused (ECONNREFUSED: nothing listens there),
  * otherwise `ReadFailed` or `WriteFailed` by what the socket was doing.
  * What Node sockets declare as their `Transport.Capabilities.failure`.
  *
@@ -54,6 +55,8 @@ export const isReset = (cause: unknown): boolean => {
 export const failure = (cause: unknown, during: Transport.Operation): Transport.Failure =>
   isReset(cause)
     ? new ConnectionError.PeerReset({ cause })
+    : code(cause) === "ECONNREFUSED"
+    ? new ConnectionError.NoListener({ cause })
     : during === "read"
     ? new ConnectionError.ReadFailed({ cause })
     : new ConnectionError.WriteFailed({ cause })

@@ -4,13 +4,14 @@
  *
  * Stage: accept (and dial). This module (with `FlowingSocket`) and the CLI
  * are the only places that touch Node's `net` and `@effect/platform-node`;
- * everything else runs over any transport. Clients dial with effect's
- * `NodeSocket.makeNet`, declared (`declare`) with Node's failure reasons.
+ * everything else runs over any transport. Clients dial (`dial`) into the
+ * same flowing socket that accepted connections get; `declare` gives a
+ * socket of effect's own `NodeSocket` Node's failure reasons.
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as AcceptError from "@socket-to-me/core/AcceptError"
+import * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Transport from "@socket-to-me/core/Transport"
@@ -234,10 +235,42 @@ const netCapabilities: Transport.Capabilities = { failure: NodeErrors.failure, d
 export const declare = (socket: Socket.Socket): Transport.Transport => Transport.declare(socket, netCapabilities)
 
 /**
- * A socket to `endpoint`; it connects when opened (see `Client.connect`).
+ * A socket to `endpoint`, connected: the same flowing socket the listener
+ * gives its connections (`FlowingSocket`), so a client reads, writes,
+ * half-closes and fails exactly as a server's connection does (a write
+ * after the peer's reset fails as `PeerReset`; it never waits for a drain
+ * that cannot come). Fails when the connection cannot be made (refused,
+ * unreachable, a name that does not resolve), with Node's error as the
+ * reason's cause; `Client.connect` retries it. The socket belongs to the
+ * scope: it is destroyed when the scope closes unless its reader took it.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket> =>
-  Effect.map(NodeSocket.makeNet({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }), declare)
+export const dial = (endpoint: Endpoint): Effect.Effect<Socket.Socket, ConnectionError.ConnectionError, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.acquireRelease(
+      Effect.callback<Net.Socket, ConnectionError.ConnectionError>((resume) => {
+        const conn = Net.createConnection({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true })
+        const failed = (cause: Error) => {
+          conn.destroy()
+          resume(Effect.fail(ConnectionError.make(NodeErrors.failure(cause, "read"))))
+        }
+        conn.once("error", failed)
+        conn.once("connect", () => {
+          // As the listener's connections: paused until the reader pulls,
+          // with an error listener for the socket's whole life.
+          conn.pause()
+          conn.off("error", failed)
+          conn.on("error", ignoreError)
+          resume(Effect.succeed(conn))
+        })
+        return Effect.sync(() => conn.destroy())
+      }),
+      // A socket whose reader took it is destroyed by the reader's scope
+      // (after its pending output is written); this only covers one that
+      // was never read, and is harmless after.
+      (conn) => Effect.sync(() => conn.destroySoon())
+    ),
+    (conn) => Effect.succeed(FlowingSocket.fromNetSocket(conn))
+  )

@@ -2,8 +2,9 @@
  * Running a server on Node: bind a TCP listener, serve a handler on it with
  * the default supervision, limits and drain, print `<name> listening on
  * HOST:PORT` on stdout, and stop on a signal (the first SIGINT or SIGTERM
- * drains, a second forces). The `socket-to-me` CLI runs every app's server
- * through exactly this module.
+ * drains, saying so on stdout with `draining N connections (up to 5s;
+ * Ctrl-C again to force)`; a second forces). The `socket-to-me` CLI runs
+ * every app's server through exactly this module.
  *
  * Stage: accept and admit, at the program's edge.
  *
@@ -20,12 +21,14 @@
  *
  * @since 0.1.0
  */
+import * as CoreConfig from "@socket-to-me/core/Config"
 import type * as Connection from "@socket-to-me/core/Connection"
 import * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Logger from "effect/Logger"
@@ -59,8 +62,9 @@ export interface ServeOptions extends Server.Options {
 /**
  * Binds the listener, starts `handler` on it and prints the listening line
  * (and the metrics endpoint's, when asked). The server lives as long as the
- * enclosing scope; closing the scope drains it. Under `runMain`, a second
- * signal during that drain forces it.
+ * enclosing scope; closing the scope drains it. Under `runMain`, a signal
+ * closes it, the drain is announced on stdout, and a second signal during
+ * the drain forces it.
  *
  * @since 0.1.0
  * @category running
@@ -77,6 +81,19 @@ export const start = Effect.fnUntraced(function*<E, R>(
   }).pipe(Effect.provideService(SocketServer.SocketServer, listener))
   yield* Console.log(`${options.name} listening on ${SocketAddresses.formatSocketAddress(server.address)}`)
   if (metricsPort !== undefined) yield* MetricsHttp.serve({ host, port: metricsPort })
+  // Added last, so run first when the scope closes: the line comes before
+  // the metrics endpoint closes and the drain starts waiting.
+  const grace = Duration.format(Duration.fromInputUnsafe(serverOptions.shutdownGrace ?? CoreConfig.shutdownGrace))
+  const stopping = yield* Shutdown.Stopping
+  yield* Effect.addFinalizer(() =>
+    Effect.flatMap(stopping, (signalled) =>
+      signalled
+        ? Effect.flatMap(
+          server.activeConnections,
+          (n) => Console.log(`draining ${n} connections (up to ${grace}; Ctrl-C again to force)`)
+        )
+        : Effect.void)
+  )
   yield* yield* Shutdown.MarkServing
   return server
 })
@@ -107,6 +124,8 @@ export interface RunMainOptions {
    * failures (the CLI) turns it off.
    */
   readonly reportFailure?: boolean | undefined
+  /** Also stop when the parent process exits; see `Shutdown.RunMainOptions`. Default false. */
+  readonly stopWithParent?: boolean | undefined
 }
 
 const messageOf = (error: unknown): string =>
@@ -138,5 +157,5 @@ export const runMain = <E>(program: Effect.Effect<void, E>, options: RunMainOpti
     options.reportFailure === false ? identity : Effect.tapCause(reportFailure),
     Effect.provideService(References.LogToStderr, true),
     Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
-    Shutdown.runMain
+    (main) => Shutdown.runMain(main, { stopWithParent: options.stopWithParent })
   )

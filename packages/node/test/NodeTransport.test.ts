@@ -2,9 +2,11 @@
  * The TCP listener itself: bind errors are classified, connections that
  * arrive before the server runs wait for it (nothing read, nothing lost),
  * those still waiting when it closes are closed too, and every handler
- * sees its connection's addresses.
+ * sees its connection's addresses. The dialer gives clients the same
+ * flowing socket: a reset reaches a write at once.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Client from "@socket-to-me/core/Client"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -14,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import * as NodeTransport from "../src/NodeTransport.ts"
 
@@ -82,5 +85,44 @@ describe("NodeTransport.makeServer", () => {
       const first = yield* NodeTransport.makeServer({ host: "127.0.0.1", port: 0 })
       const error = yield* Effect.flip(NodeTransport.makeServer({ host: "127.0.0.1", port: portOf(first.address) }))
       assert.strictEqual(error.reason._tag, "AddressInUse")
+    }).pipe(Effect.scoped))
+})
+
+describe("NodeTransport.dial", () => {
+  // A raw server that resets each connection as soon as it has read `ready`
+  // from it, so the client knows when the reset is on its way.
+  const resettingServer = Effect.acquireRelease(
+    Effect.callback<Net.Server>((resume) => {
+      const server = Net.createServer((conn) => conn.once("data", () => conn.resetAndDestroy()))
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
+
+  it.effect("a write after the peer's reset fails as PeerReset, at once and each time (it never waits for a drain)", () =>
+    Effect.gen(function*() {
+      const server = yield* resettingServer
+      const port = (server.address() as Net.AddressInfo).port
+      const duplex = yield* Client.connect(NodeTransport.dial({ host: "127.0.0.1", port }), {
+        address: `127.0.0.1:${port}`,
+        retries: 0
+      })
+      yield* duplex.write([new TextEncoder().encode("ready")])
+      // The reset ends the client's input with a failure.
+      const input = yield* Effect.flip(Stream.runDrain(duplex.input))
+      assert.strictEqual(input.reason._tag, "PeerReset")
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const error = yield* Effect.flip(duplex.write([new Uint8Array(64 * 1024)]))
+        assert.strictEqual(error.reason._tag, "PeerReset", `write ${attempt}`)
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("a refused connection fails with Node's ECONNREFUSED as its cause", () =>
+    Effect.gen(function*() {
+      const server = yield* resettingServer
+      const port = (server.address() as Net.AddressInfo).port
+      yield* Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+      const error = yield* Effect.flip(NodeTransport.dial({ host: "127.0.0.1", port }))
+      assert.strictEqual((error.reason as { readonly cause?: { readonly code?: string } }).cause?.code, "ECONNREFUSED")
     }).pipe(Effect.scoped))
 })

@@ -19,7 +19,7 @@ import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
-import * as Config from "effect/Config"
+import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -35,23 +35,25 @@ import * as Protocol from "../chat/Protocol.ts"
 import * as ChatTerminal from "./ChatTerminal.ts"
 import * as Flags from "./Flags.ts"
 
-const rateLimit = Flag.Int("rate-limit").pipe(
-  Flag.withDescription(
-    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${ChatConfig.rateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`
-  ),
-  Flag.filter((n) => n >= 0, (n) => `--rate-limit must be 0 or more, got ${n}`),
-  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_LIMIT")),
-  Flag.withDefault(ChatConfig.rateLimit)
-)
+const rateLimit = Flags.fromText({
+  name: "rate-limit",
+  env: "SOCKET_TO_ME_CHAT_RATE_LIMIT",
+  metavar: "N",
+  description:
+    `Lines per second each connection may send; excess lines are dropped with a notice; 0 turns flood control off (default ${ChatConfig.rateLimit}, env SOCKET_TO_ME_CHAT_RATE_LIMIT)`,
+  parse: Flags.parseWhole,
+  expected: "a whole number, 0 or more"
+}).pipe(Flag.map(Option.getOrElse(() => ChatConfig.rateLimit)))
 
-const rateBurst = Flag.Int("rate-burst").pipe(
-  Flag.withDescription(
-    `Lines each connection may send at once before the rate limit applies (default ${ChatConfig.rateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`
-  ),
-  Flag.filter((n) => n >= 1, (n) => `--rate-burst must be at least 1, got ${n}`),
-  Flag.withFallbackConfig(Config.Int("SOCKET_TO_ME_CHAT_RATE_BURST")),
-  Flag.withDefault(ChatConfig.rateBurst)
-)
+const rateBurst = Flags.fromText({
+  name: "rate-burst",
+  env: "SOCKET_TO_ME_CHAT_RATE_BURST",
+  metavar: "N",
+  description:
+    `Lines each connection may send at once before the rate limit applies (default ${ChatConfig.rateBurst}, env SOCKET_TO_ME_CHAT_RATE_BURST)`,
+  parse: (text) => Option.filter(Flags.parseWhole(text), (n) => n >= 1),
+  expected: "a whole number, at least 1"
+}).pipe(Flag.map(Option.getOrElse(() => ChatConfig.rateBurst)))
 
 /**
  * Starts the chat room and the chat server on `endpoint` for the life of
@@ -75,7 +77,7 @@ export const start = Effect.fnUntraced(function*(
 
 const serve = Command.make(
   "serve",
-  { host: Flags.host, port: Flags.port(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
+  { host: Flags.host, port: Flags.listenPort(Chat.defaultPort), rateLimit, rateBurst, ...Flags.server },
   ({ host, port, rateBurst, rateLimit, ...settings }) =>
     Effect.scoped(Effect.andThen(start({ host, port }, settings, { rateLimit, rateBurst }), Effect.never))
 ).pipe(
@@ -92,7 +94,7 @@ const join = Command.make(
   "join",
   {
     host: Flags.host,
-    port: Flags.port(Chat.defaultPort),
+    port: Flags.connectPort(Chat.defaultPort),
     nick: Flag.String("nick").pipe(
       Flag.withDescription(`Your nickname: 1 to ${ChatConfig.maxNameLength} letters, digits, _ or -`),
       Flag.filter(isNickname, (nick) => `--nick must be 1 to ${ChatConfig.maxNameLength} letters, digits, _ or - (and not "you"), got "${nick}"`)

@@ -15,7 +15,6 @@ import * as SocketAddresses from "@socket-to-me/core/SocketAddresses"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as ByteSize from "effect/ByteSize"
-import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -58,55 +57,53 @@ export const parseSize = (text: string): Option.Option<number> => {
   return ByteSize.fromString(trimmed).pipe(Option.flatMap(ByteSize.toNumber), Option.filter(Number.isSafeInteger))
 }
 
-const directory = Flag.String("dir").pipe(
-  Flag.withDescription(`Folder to save into; created if missing (default ${defaultDirectory}, env SOCKET_TO_ME_FILES_DIR)`),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_FILES_DIR")),
-  Flag.withDefault(defaultDirectory)
+const directory = Flags.fromText({
+  name: "dir",
+  env: "SOCKET_TO_ME_FILES_DIR",
+  metavar: "DIR",
+  description: `Folder to save into; created if missing (default ${defaultDirectory}, env SOCKET_TO_ME_FILES_DIR)`,
+  parse: (text) => Option.some(text).pipe(Option.filter((dir) => dir.trim() !== "")),
+  expected: "a folder"
+}).pipe(Flag.map(Option.getOrElse(() => defaultDirectory)))
+
+const maxSize = Flags.fromText({
+  name: "max-size",
+  env: "SOCKET_TO_ME_MAX_FILE_SIZE",
+  metavar: "SIZE",
+  description: `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
+    Progress.formatBytes(FilesConfig.maxFileBytes)
+  }, env SOCKET_TO_ME_MAX_FILE_SIZE)`,
+  parse: parseSize,
+  expected: "a size such as 500MiB, 2GB or 1048576"
+}).pipe(Flag.map(Option.getOrElse(() => FilesConfig.maxFileBytes)))
+
+const stagingExpiry = Flags.duration(
+  "staging-expiry",
+  "SOCKET_TO_ME_STAGING_EXPIRY",
+  FilesConfig.stagingExpiry,
+  "Delete partial uploads untouched this long"
 )
 
-const maxSize = Flag.String("max-size").pipe(
-  Flag.withDescription(
-    `Largest file accepted, e.g. 500MiB, 2GB or a number of bytes (default ${
-      Progress.formatBytes(FilesConfig.maxFileBytes)
-    }, env SOCKET_TO_ME_MAX_FILE_SIZE)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MAX_FILE_SIZE")),
-  Flag.withDefault(String(FilesConfig.maxFileBytes)),
-  Flag.filterMap(parseSize, (text) => `expected a size such as 500MiB, 2GB or 1048576, got "${text}"`)
-)
-
-const stagingExpiry = Flag.String("staging-expiry").pipe(
-  Flag.withDescription(
-    `Delete partial uploads untouched this long (e.g. 30m, 24h; default ${
-      Duration.format(Duration.fromInputUnsafe(FilesConfig.stagingExpiry))
-    }, env SOCKET_TO_ME_STAGING_EXPIRY)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_STAGING_EXPIRY")),
-  Flag.withDefault(""),
-  Flag.filterMap(
-    (text) => text === "" ? Option.some(Duration.fromInputUnsafe(FilesConfig.stagingExpiry)) : Flags.parseDuration(text),
-    (text) => `expected a duration such as 30m or 24h, got "${text}"`
-  )
-)
-
-const reserveBytes = Flag.String("reserve-bytes").pipe(
-  Flag.withDescription(
-    `Free disk space every upload must leave, e.g. 1GiB (default ${
-      Progress.formatBytes(FilesConfig.minFreeDiskBytes)
-    }, env SOCKET_TO_ME_RESERVE_BYTES)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_RESERVE_BYTES")),
-  Flag.withDefault(String(FilesConfig.minFreeDiskBytes)),
-  Flag.filterMap(parseSize, (text) => `expected a size such as 64MiB, 1GB or 1048576, got "${text}"`)
-)
+const reserveBytes = Flags.fromText({
+  name: "reserve-bytes",
+  env: "SOCKET_TO_ME_RESERVE_BYTES",
+  metavar: "SIZE",
+  description: `Free disk space every upload must leave, e.g. 1GiB (default ${
+    Progress.formatBytes(FilesConfig.minFreeDiskBytes)
+  }, env SOCKET_TO_ME_RESERVE_BYTES)`,
+  parse: parseSize,
+  expected: "a size such as 64MiB, 1GB or 1048576"
+}).pipe(Flag.map(Option.getOrElse(() => FilesConfig.minFreeDiskBytes)))
 
 const count = (name: string, env: string, fallback: number, description: string) =>
-  Flag.Int(name).pipe(
-    Flag.withDescription(`${description} (default ${fallback}, env ${env})`),
-    Flag.filter((n) => n >= 1, (n) => `--${name} must be at least 1, got ${n}`),
-    Flag.withFallbackConfig(Config.Int(env)),
-    Flag.withDefault(fallback)
-  )
+  Flags.fromText({
+    name,
+    env,
+    metavar: "N",
+    description: `${description} (default ${fallback}, env ${env})`,
+    parse: (text) => Option.filter(Flags.parseWhole(text), (n) => n >= 1),
+    expected: "a whole number, at least 1"
+  }).pipe(Flag.map(Option.getOrElse(() => fallback)))
 
 const maxPendingUploads = count(
   "max-pending-uploads",
@@ -122,18 +119,18 @@ const maxPendingUploadsPerPeer = count(
   "Uploads received at once from one IP address; more are refused"
 )
 
-const minUploadRate = Flag.String("min-upload-rate").pipe(
-  Flag.withDescription(
-    `Stop uploads slower than this per second over ${
-      Duration.format(Duration.fromInputUnsafe(FilesConfig.uploadRateWindow))
-    } (they can resume), e.g. 16KiB; 0 disables (default ${
-      Progress.formatBytes(FilesConfig.minUploadBytesPerSecond)
-    }, env SOCKET_TO_ME_MIN_UPLOAD_RATE)`
-  ),
-  Flag.withFallbackConfig(Config.String("SOCKET_TO_ME_MIN_UPLOAD_RATE")),
-  Flag.withDefault(String(FilesConfig.minUploadBytesPerSecond)),
-  Flag.filterMap(parseSize, (text) => `expected a size per second such as 64KiB or 0, got "${text}"`)
-)
+const minUploadRate = Flags.fromText({
+  name: "min-upload-rate",
+  env: "SOCKET_TO_ME_MIN_UPLOAD_RATE",
+  metavar: "SIZE",
+  description: `Stop uploads slower than this per second over ${
+    Duration.format(Duration.fromInputUnsafe(FilesConfig.uploadRateWindow))
+  } (they can resume), e.g. 16KiB; 0 disables (default ${
+    Progress.formatBytes(FilesConfig.minUploadBytesPerSecond)
+  }, env SOCKET_TO_ME_MIN_UPLOAD_RATE)`,
+  parse: parseSize,
+  expected: "a size per second such as 64KiB, or 0"
+}).pipe(Flag.map(Option.getOrElse(() => FilesConfig.minUploadBytesPerSecond)))
 
 /**
  * Opens the store on `options.directory` and starts the files server on
@@ -165,7 +162,7 @@ const serve = Command.make(
   "serve",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.listenPort(Protocol.defaultPort),
     dir: directory,
     maxSize,
     stagingExpiry,
@@ -213,7 +210,7 @@ const serve = Command.make(
   ])
 )
 
-const target = (host: string, port: number): FilesClient.Target<never> => ({
+const target = (host: string, port: number): FilesClient.Target<Scope.Scope> => ({
   dial: NodeTransport.dial({ host, port }),
   address: SocketAddresses.format(host, port)
 })
@@ -245,7 +242,7 @@ const send = Command.make(
   "send",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.connectPort(Protocol.defaultPort),
     as: Flag.String("as").pipe(
       Flag.withDescription("Name to save the file under (default: the file's own name)"),
       Flag.optional
@@ -273,7 +270,7 @@ const get = Command.make(
   "get",
   {
     host: Flags.host,
-    port: Flags.port(Protocol.defaultPort),
+    port: Flags.connectPort(Protocol.defaultPort),
     out: Flag.String("out").pipe(
       Flag.withDescription("Where to save (default: NAME in the current directory); never overwritten"),
       Flag.optional
@@ -297,7 +294,7 @@ const get = Command.make(
 
 const list = Command.make(
   "list",
-  { host: Flags.host, port: Flags.port(Protocol.defaultPort) },
+  { host: Flags.host, port: Flags.connectPort(Protocol.defaultPort) },
   ({ host, port }) =>
     FilesClient.list(target(host, port)).pipe(
       Stream.runForEach((file) =>

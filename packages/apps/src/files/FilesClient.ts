@@ -189,15 +189,26 @@ const connect = <R>(target: Target<R>, options: Options) =>
       .toPull(codec.decode(duplex.input))
     const frames = Protocol.reader(framePull)
     const toLost = lost(target.address)
+    // Until a first reply decodes, one that does not is taken as the sign
+    // of another kind of server, which is what the user needs to hear
+    // (rather than the frame length "HTTP" makes, or the schema the
+    // request echoed back fails). Only this session's fiber reads it.
+    let answered = false
+    const notFiles = FilesError.make(new FilesError.NotFilesServer({ address: target.address }))
     const receive = frames.next.pipe(
-      Effect.mapError(toLost),
+      Effect.mapError((error) => !answered && error.reason._tag === "FrameTooLarge" ? notFiles : toLost(error)),
       Effect.flatMap((payload) =>
         payload === undefined
           ? Effect.succeed(undefined)
           : Effect.mapError(
             Protocol.decodeServerFrame(payload),
-            (error) => FilesError.make(new FilesError.UnexpectedReply({ detail: error.message }))
+            (error) => answered ? FilesError.make(new FilesError.UnexpectedReply({ detail: error.message })) : notFiles
           )
+      ),
+      Effect.tap((frame) =>
+        Effect.sync(() => {
+          if (frame !== undefined) answered = true
+        })
       )
     )
     const receiveControl = Effect.flatMap(receive, (frame) => {

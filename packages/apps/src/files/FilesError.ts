@@ -352,6 +352,22 @@ export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{
 }
 
 /**
+ * The peer's first reply is not in the files protocol: it is another kind
+ * of server (an echo server sends the request back; an HTTP server's
+ * `HTTP/1.1` reads as a frame length of 1213486160 bytes) (client side).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class NotFilesServer extends Data.TaggedError("NotFilesServer")<{
+  readonly address: string
+}> {
+  override get message(): string {
+    return `${this.address} is not a files server: its reply is not in the files protocol`
+  }
+}
+
+/**
  * Reasons the server sends to clients, each with its wire code.
  *
  * @since 0.1.0
@@ -379,7 +395,14 @@ export type ServerReason =
  * @since 0.1.0
  * @category models
  */
-export type ClientReason = Rejected | VerifyFailed | LocalFileFailed | UnexpectedReply | ConnectionLost | InvalidName
+export type ClientReason =
+  | Rejected
+  | VerifyFailed
+  | LocalFileFailed
+  | UnexpectedReply
+  | NotFilesServer
+  | ConnectionLost
+  | InvalidName
 
 /**
  * Every reason a files operation can fail.
