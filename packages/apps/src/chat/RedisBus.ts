@@ -136,14 +136,18 @@ export const parseUrl = (url: string): Effect.Effect<string, RedisBusError> => {
   return Effect.succeed(addressOf(parsed))
 }
 
-// A lease is taken if it is free or already ours, and its time restarts.
+// A lease is taken if it is free; one already ours is left as it is.
+// Every write of a lease's expiry is followed, in this server's publish
+// order, by something on the bus (a fresh claim by the member's `Set`, a
+// renewal by the `Beat` or `Hello` queued after it), so when the others
+// give up on a silent server, its leases have lapsed already.
 const claimScript = Redis.script(
   (key: string, owner: string, ttl: number) => [key, owner, ttl],
   {
     numberOfKeys: 1,
     lua: `
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if v == ARGV[1] then return 1 end
 if v then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`
