@@ -74,6 +74,25 @@ describe("chat serve --redis, three processes on one Redis", () => {
       yield* ann.expect("* in lobby: ann, bob, cat")
     })), 90_000)
 
+  Redis.test("a server stopped with SIGTERM tells the others its members left, and frees their nicknames at once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const redis = yield* RedisServer.start
+      // A lease far longer than the test may wait: only the stop itself can free "bob".
+      const [p0, p1] = yield* Effect.all(
+        [0, 1].map(() => chatServer(redis.url, "--redis-lease", "10m")),
+        { concurrency: "unbounded" }
+      )
+      const ann = yield* Peer.login(p0!, "ann")
+      const bob = yield* Peer.login(p1!, "bob")
+      yield* ann.expect("* bob joined lobby")
+      yield* p1!.process.kill("SIGTERM")
+      yield* bob.expect("* server shutting down")
+      yield* ann.expect("* bob disconnected")
+      assert.strictEqual(yield* p1!.process.exited, 0)
+      yield* ann.send("/nick bob")
+      yield* ann.expect("* you are now bob")
+    })), 90_000)
+
   Redis.test("Redis stopped and started again mid-conversation: local chat goes on, the servers link again", () =>
     Effect.scoped(Effect.gen(function*() {
       const redis = yield* RedisServer.start

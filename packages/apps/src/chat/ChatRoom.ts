@@ -685,6 +685,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}): Effect.f
     yield* Effect.forkScoped(
       Effect.ignore(Stream.runForEach(bus.incoming, (incoming) => actor.tell({ _tag: "Bus", incoming })))
     )
+    // On shutdown, the members' leaving (told while the server drained) is
+    // handled before the actor stops, so the bus can tell the other servers
+    // at once (see `RedisBus`'s flush); one round trip through the mailbox.
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(Effect.timeout(actor.ask<Snapshot>((reply) => ({ _tag: "Snapshot", reply })), "1 second"))
+    )
   }
   return ChatRoom.of({
     connect: (id, outbox) => actor.tell({ _tag: "Connect", id, outbox }),

@@ -34,6 +34,7 @@
 import * as CoreConfig from "@socket-to-me/core/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -187,6 +188,10 @@ return lost`
 // runs a script alone), and large chats take a few calls.
 const renewChunk = 500
 
+// What the link's publisher takes: the room's messages, and a flush (on
+// shutdown): done once everything queued before it was sent.
+type Outbound = ChatBus.Outgoing | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+
 interface Link {
   readonly redis: Redis.Redis["Service"]
   readonly messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>
@@ -221,7 +226,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
   const owner = (conn: number) => `${server}:${conn}`
   const ownPrefix = `{"server":${JSON.stringify(server)},`
 
-  const outbound = yield* Queue.bounded<ChatBus.Outgoing>(ChatConfig.redisOutbound)
+  const outbound = yield* Queue.bounded<Outbound>(ChatConfig.redisOutbound)
   // As deep as the room's mailbox, which it feeds.
   const incoming = yield* Queue.bounded<ChatBus.Incoming>(CoreConfig.actorMailboxSize)
   const current = yield* Ref.make(Option.none<Redis.Redis["Service"]>())
@@ -289,7 +294,9 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
             yield* publish(events)
             events = []
           }
-          if (message._tag === "Release") {
+          if (message._tag === "Flush") {
+            yield* Deferred.succeed(message.done, undefined)
+          } else if (message._tag === "Release") {
             yield* send(redis.eval(releaseScript)(nickKey(message.lease.nick), owner(message.lease.conn)), "release")
           } else if (message._tag === "Renew") {
             for (let i = 0; i < message.leases.length; i += renewChunk) {
@@ -364,6 +371,17 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
       yield* Effect.logInfo(`chat: the link to Redis at ${address} is back`)
     }
   }))
+  // On shutdown, what the room said last (its members leaving) is sent
+  // before the link closes (this finalizer runs before the loop above is
+  // interrupted), if Redis answers in time: the other servers
+  // then see them go at once instead of after a lease.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      const done = yield* Deferred.make<void>()
+      if (Option.isNone(yield* Ref.get(current)) || !Queue.offerUnsafe(outbound, { _tag: "Flush", done })) return
+      yield* Effect.ignore(Effect.timeout(Deferred.await(done), timeout))
+    })
+  )
 
   return {
     shared: true,
