@@ -117,6 +117,26 @@ describe("chat across servers on one Redis", () => {
       yield* bob.expect("* you are now anna")
     })), 60_000)
 
+  Redis.test("a nickname released on a busy server is free for the next claim made there", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const redis = yield* RedisServer.start
+      const [s0] = yield* servers(redis.url, 1)
+      const big = "x".repeat(3000)
+      for (let round = 0; round < 3; round++) {
+        const ann = yield* Peer.login(s0!, "ann")
+        // Lines still on their way to Redis when ann leaves (about 6 MB):
+        // her release waits behind them, and so must the next claim.
+        yield* ann.send(...Array.from({ length: 2000 }, (_, i) => `${big} ${i}`), "/quit")
+        yield* ann.readToEnd
+        const again = yield* Peer.connect(s0!)
+        yield* again.send("/nick ann")
+        yield* again.expect((line) => line === "* you joined lobby" || line.startsWith("* error:"))
+        assert.include(again.seen, "* you joined lobby")
+        yield* again.send("/quit")
+        yield* again.readToEnd
+      }
+    })), 60_000)
+
   Redis.test("per sender, lines arrive in the order sent on every server, each once", () =>
     Effect.scoped(Effect.gen(function*() {
       const redis = yield* RedisServer.start

@@ -188,9 +188,26 @@ return lost`
 // runs a script alone), and large chats take a few calls.
 const renewChunk = 500
 
-// What the link's publisher takes: the room's messages, and a flush (on
-// shutdown): done once everything queued before it was sent.
-type Outbound = ChatBus.Outgoing | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+// What the link's publisher takes: the room's messages, nickname claims
+// (from the connections' fibers, answered through `done`), and a flush (on
+// shutdown): done once everything queued before it was sent. Claims go
+// through the same queue as releases, so a nickname this server released
+// is free for a claim made after it (a user who quits and comes back at
+// once gets their name again).
+type Outbound =
+  | ChatBus.Outgoing
+  | { readonly _tag: "Claim"; readonly lease: ChatBus.Lease; readonly done: Deferred.Deferred<ChatBus.Claim> }
+  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+
+// Answers what waits in a queue that will not be sent: claims are decided
+// locally, flushes are over.
+const abandon = (messages: ReadonlyArray<Outbound>) =>
+  Effect.forEach(messages, (message) =>
+    message._tag === "Claim"
+      ? Deferred.succeed(message.done, "Unlinked")
+      : message._tag === "Flush"
+      ? Deferred.succeed(message.done, undefined)
+      : Effect.void, { discard: true })
 
 interface Link {
   readonly redis: Redis.Redis["Service"]
@@ -296,6 +313,12 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
           }
           if (message._tag === "Flush") {
             yield* Deferred.succeed(message.done, undefined)
+          } else if (message._tag === "Claim") {
+            const claimed = yield* send(
+              redis.eval(claimScript)(nickKey(message.lease.nick), owner(message.lease.conn), leaseMs),
+              "claim"
+            ).pipe(Effect.onError(() => Deferred.succeed(message.done, "Unlinked")))
+            yield* Deferred.succeed(message.done, claimed === 1 ? "Claimed" : "Taken")
           } else if (message._tag === "Release") {
             yield* send(redis.eval(releaseScript)(nickKey(message.lease.nick), owner(message.lease.conn)), "release")
           } else if (message._tag === "Renew") {
@@ -341,12 +364,13 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
   // One link, from up to down; returns why it went down.
   const run = (link: Link) =>
     Effect.gen(function*() {
-      yield* Queue.clear(outbound)
+      yield* abandon(yield* Queue.clear(outbound))
       overflowed = false
       yield* Ref.set(current, Option.some(link.redis))
       yield* Queue.offer(incoming, { _tag: "LinkUp" })
       const reason = yield* Effect.raceAllFirst([publisher(link.redis), receiver(link.messages), ticker])
       yield* Ref.set(current, Option.none())
+      yield* abandon(yield* Queue.clear(outbound))
       yield* Queue.offer(incoming, { _tag: "LinkDown", reason })
       // node-redis's `close` waits for commands in flight, which a stuck
       // Redis never answers.
@@ -392,13 +416,14 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     },
     incoming: Stream.fromQueue(incoming),
     claim: (conn, nick) =>
-      Effect.flatMap(Ref.get(current), (redis) =>
-        Option.isNone(redis)
-          ? Effect.succeed<ChatBus.Claim>("Unlinked")
-          : send(redis.value.eval(claimScript)(nickKey(nick), owner(conn), leaseMs), "claim").pipe(
-            Effect.map((claimed): ChatBus.Claim => claimed === 1 ? "Claimed" : "Taken"),
-            Effect.catch(() => Effect.succeed<ChatBus.Claim>("Unlinked"))
-          ))
+      Effect.gen(function*() {
+        if (Option.isNone(yield* Ref.get(current))) return "Unlinked"
+        const done = yield* Deferred.make<ChatBus.Claim>()
+        if (!Queue.offerUnsafe(outbound, { _tag: "Claim", lease: { conn, nick }, done })) return "Unlinked"
+        return yield* Deferred.await(done).pipe(
+          Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.succeed<ChatBus.Claim>("Unlinked") })
+        )
+      })
   } satisfies ChatBus.Bus
 })
 
