@@ -14,7 +14,14 @@
  * load generator keeps at most 128 messages on their way to any client, so
  * no client is cut off as slow. Needs redis-server; without it the figure
  * is reported unavailable.
+ *
+ * The goal, half of one server: on one shared core every message passes
+ * through two event loops and Redis, and each hop wakes another process on
+ * that core; Redis itself takes about 3% of the side's CPU (`redisCpuShare`,
+ * warm-up included), so the rest is the two servers' own work and the
+ * switches between them. `--profile` writes the three servers' profiles.
  */
+import * as Proc from "../lib/proc.ts"
 import * as Processes from "../lib/processes.ts"
 import * as Summary from "../lib/summary.ts"
 import { alternate, type Context, type Window } from "./context.ts"
@@ -34,8 +41,9 @@ export const run = async (context: Context): Promise<Array<Summary.Figure>> => {
   try {
     const redis = await Processes.startRedis()
     stops.push(redis.stop)
+    const profile = context.settings.profile ? ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"] : []
     const start = async (name: string, args: ReadonlyArray<string>) => {
-      const server = await Processes.startServer(name, "packages/apps/src/bin.ts", args)
+      const server = await Processes.startServer(name, "packages/apps/src/bin.ts", args, { nodeFlags: profile })
       stops.unshift(server.stop)
       return server
     }
@@ -47,6 +55,7 @@ export const run = async (context: Context): Promise<Array<Summary.Figure>> => {
     const runs = await alternate(context, spec.name, ["ours", "raw"], async (side) => {
       const ports = side === "ours" ? pair.map((server) => server.port) : [one.port]
       const serverPids = side === "ours" ? [...pair.map((server) => server.pid), redis.pid] : [one.pid]
+      const before = serverPids.map((pid) => Proc.processTicks(pid) ?? Number.NaN)
       const window = await context.client.request<Window>({
         cmd: "chat",
         port: ports[0],
@@ -59,7 +68,15 @@ export const run = async (context: Context): Promise<Array<Summary.Figure>> => {
         measureMs: context.settings.measureMs
       }, context.settings.warmupMs + context.settings.measureMs + 60_000)
       const value = window.count / window.seconds
-      return { value, seconds: window.seconds, usage: window.usage, extra: { cpuUsPerUnit: (window.usage.serverCpu * 1e6) / value } }
+      // Redis's share of the server side's CPU (warm-up included), to say where the link's cost goes.
+      const spent = serverPids.map((pid, i) => (Proc.processTicks(pid) ?? Number.NaN) - before[i]!)
+      const redisShare = side === "ours" ? spent[2]! / spent.reduce((a, b) => a + b, 0) : Number.NaN
+      return {
+        value,
+        seconds: window.seconds,
+        usage: window.usage,
+        extra: { cpuUsPerUnit: (window.usage.serverCpu * 1e6) / value, ...(side === "ours" ? { redisCpuShare: redisShare } : {}) }
+      }
     }, { prime: true })
     return [{ ...Summary.summarize(spec, runs), reference: "one chat server, no Redis" }]
   } catch (error) {
