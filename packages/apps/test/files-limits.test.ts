@@ -12,7 +12,6 @@ import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Pull from "effect/Pull"
-import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Fs from "node:fs"
@@ -20,12 +19,13 @@ import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FilesClient from "../src/files/FilesClient.ts"
 import * as FilesConfig from "../src/files/FilesConfig.ts"
-import type * as FilesError from "../src/files/FilesError.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import * as Protocol from "../src/files/Protocol.ts"
 import {
+  codeOf,
   decodeReplies,
   type FilesTestServer,
+  quiet,
   serveFiles,
   sha256,
   staged,
@@ -37,12 +37,6 @@ import {
 
 const memory = TestTransport.memory
 const MiB = 1024 * 1024
-
-const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Warn"))
-
-const codeOf = (error: FilesError.FilesError): string =>
-  error.reason._tag === "Rejected" ? error.reason.code : error.reason._tag
 
 // What the server answered, as `type` or `type:code`.
 const describeReply = (frame: Protocol.Frame<Protocol.ServerMessage>): string =>

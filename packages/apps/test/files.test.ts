@@ -18,15 +18,16 @@ import * as Path from "node:path"
 import * as Disk from "../src/files/Disk.ts"
 import * as FilesClient from "../src/files/FilesClient.ts"
 import * as FilesConfig from "../src/files/FilesConfig.ts"
-import type * as FilesError from "../src/files/FilesError.ts"
 import * as FileStore from "../src/files/FileStore.ts"
 import * as Protocol from "../src/files/Protocol.ts"
 import {
   captureLogs,
+  codeOf,
   corruptWrittenByte,
   decodeReplies,
   fillingDisk,
   rawExchange,
+  quiet,
   serveFiles,
   sha256,
   signallingDisk,
@@ -40,15 +41,6 @@ import { all as transports } from "@socket-to-me/testkit/TcpTransport"
 
 const chunk = FilesConfig.fileChunkBytes
 const MiB = 1024 * 1024
-
-// The framework logs every connection's end; these tests assert on them
-// through `exits` instead.
-const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Warn"))
-
-// The server's code for a refusal, or the reason's tag for anything else.
-const codeOf = (error: FilesError.FilesError): string =>
-  error.reason._tag === "Rejected" ? error.reason.code : error.reason._tag
 
 for (const transport of transports) {
   describe(`files over ${transport.name}`, () => {

@@ -10,7 +10,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -60,11 +60,6 @@ const exchange = (port: number, text: string) =>
   })
 
 describe("installed from the tarballs", () => {
-  it("the README shows examples/upper/server.ts as it is", () => {
-    const readme = readFileSync(join(root, "README.md"), "utf8")
-    assert.include(readme, "```ts\n" + readFileSync(join(example, "server.ts"), "utf8") + "```")
-  })
-
   it.live("the README's own server runs over TCP, its memory test passes, and the CLI runs", () =>
     Effect.gen(function*() {
       const project = mkdtempSync(join(tmpdir(), "socket-to-me-install-"))

@@ -24,6 +24,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Disk from "../../src/files/Disk.ts"
 import type * as FilesClient from "../../src/files/FilesClient.ts"
+import type * as FilesError from "../../src/files/FilesError.ts"
 import * as FilesServer from "../../src/files/FilesServer.ts"
 import * as FileStore from "../../src/files/FileStore.ts"
 import * as Protocol from "../../src/files/Protocol.ts"
@@ -206,3 +207,14 @@ export const captureLogs = () => {
     Effect.provideService(self, Logger.CurrentLoggers, new Set([logger]))
   return { lines, provide }
 }
+
+/**
+ * Runs `effect` on the real disk with logs from Warn up: the framework logs
+ * every connection's end, and these tests assert on exits instead.
+ */
+export const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provide(Disk.layerNode), Effect.provideService(References.MinimumLogLevel, "Warn"))
+
+/** The server's code for a refusal, or the reason's tag for anything else. */
+export const codeOf = (error: FilesError.FilesError): string =>
+  error.reason._tag === "Rejected" ? error.reason.code : error.reason._tag
