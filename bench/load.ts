@@ -45,6 +45,10 @@ export type Command =
     readonly cmd: "chat"
     readonly port: number
     readonly serverPid: number
+    /** Servers sharing one chat: client i connects to `ports[i % ports.length]` (default `[port]`). */
+    readonly ports?: ReadonlyArray<number> | undefined
+    /** Processes whose CPU is the server side's (default `[serverPid]`). */
+    readonly serverPids?: ReadonlyArray<number> | undefined
     readonly clients: number
     /** Most messages that may be on their way to any one client. */
     readonly window: number
@@ -189,7 +193,7 @@ const closeAll = async (sockets: ReadonlyArray<Net.Socket>) => {
  * window's edges, and so are the CPU counters.
  */
 const measure = async (
-  serverPid: number,
+  serverPid: number | ReadonlyArray<number>,
   warmupMs: number,
   measureMs: number,
   counter: () => number
@@ -310,7 +314,10 @@ const chat = async (command: Extract<Command, { cmd: "chat" }>): Promise<WindowR
       setImmediate(pump)
     }
   }
+  const ports = command.ports ?? [command.port]
+  let opened = 0
   const sockets = await connectMany(command.clients, 100, () => {
+    const port = ports[opened++ % ports.length]!
     const client: ChatClient = {
       socket: undefined as unknown as Net.Socket,
       joined: false,
@@ -320,7 +327,7 @@ const chat = async (command: Extract<Command, { cmd: "chat" }>): Promise<WindowR
       sent: 0,
       closed: false
     }
-    return connect(command.port, 64 * 1024, (n, buffer) => {
+    return connect(port, 64 * 1024, (n, buffer) => {
       if (!client.joined) {
         client.joinText += buffer.toString("utf8", 0, n)
         if (client.joinText.includes("* you joined lobby\n")) {
@@ -366,7 +373,7 @@ const chat = async (command: Extract<Command, { cmd: "chat" }>): Promise<WindowR
     settleLowest()
     pump()
     const delivered = () => clients.reduce((sum, client) => sum + client.received, 0)
-    const result = await measure(command.serverPid, command.warmupMs, command.measureMs, delivered)
+    const result = await measure(command.serverPids ?? command.serverPid, command.warmupMs, command.measureMs, delivered)
     running = false
     const cut = clients.filter((client) => client.closed).length
     if (cut > 0) throw new Error(`chat: ${cut} clients were disconnected during the window`)

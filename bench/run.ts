@@ -25,6 +25,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Actor from "./figures/actor.ts"
 import * as Chat from "./figures/chat.ts"
+import * as ChatServers from "./figures/chat-servers.ts"
 import * as Echo from "./figures/echo.ts"
 import * as Files from "./figures/files.ts"
 import * as IdleMemory from "./figures/idle.ts"
@@ -97,7 +98,7 @@ const main = async () => {
   const context: Context = { settings, client, log, wanted }
   const figures: Array<Summary.Figure> = []
   try {
-    for (const section of [Echo.run, Tls.run, IdleMemory.run, Chat.run, Files.run, Actor.run]) {
+    for (const section of [Echo.run, Tls.run, IdleMemory.run, Chat.run, ChatServers.run, Files.run, Actor.run]) {
       figures.push(...await section(context))
     }
   } finally {

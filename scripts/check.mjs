@@ -56,12 +56,13 @@ const skipped = (counts.numPendingTests ?? 0) + (counts.numTodoTests ?? 0)
 const noTests = passed + failedTests === 0
 if (noTests && !failed.includes("test")) failed.push("test")
 
-// The tests against redis-server (examples/resp/test/redis.test.ts) skip
+// The tests against redis-server (examples/resp/test/redis.test.ts, the
+// chat across servers in packages/apps/test/chat-redis*.test.ts) skip
 // themselves when a redis tool is missing; say how many and what to install
 // (`.ci/run` installs them, so CI never skips them).
 const redisTools = { "redis-server": "redis-server", "redis-cli": "redis-tools", "redis-benchmark": "redis-tools" }
 const needRedis = (counts.testResults ?? [])
-  .filter((file) => /examples\/resp\/test\/redis\.test\.ts$/.test(file.name))
+  .filter((file) => /(examples\/resp\/test\/redis|packages\/apps\/test\/chat-redis[a-z-]*)\.test\.ts$/.test(file.name))
   .flatMap((file) => file.assertionResults)
   .filter((test) => test.status === "skipped" || test.status === "pending").length
 

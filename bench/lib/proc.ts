@@ -65,10 +65,21 @@ export interface Snapshot {
   readonly machine: Record<string, CpuTicks>
 }
 
-/** Samples `serverPid` and `clientPid` (ticks) and the machine at once. */
-export const snapshot = (serverPid: number, clientPid: number): Snapshot => ({
+// The ticks of several processes together; undefined when one is gone.
+const ticksOf = (pids: ReadonlyArray<number>): number | undefined => {
+  let sum = 0
+  for (const pid of pids) {
+    const ticks = processTicks(pid)
+    if (ticks === undefined) return undefined
+    sum += ticks
+  }
+  return sum
+}
+
+/** Samples `serverPid` (or all of them: a server side made of several processes) and `clientPid` (ticks) and the machine at once. */
+export const snapshot = (serverPid: number | ReadonlyArray<number>, clientPid: number): Snapshot => ({
   at: performance.now(),
-  server: processTicks(serverPid),
+  server: typeof serverPid === "number" ? processTicks(serverPid) : ticksOf(serverPid),
   client: processTicks(clientPid),
   machine: machineTicks()
 })

@@ -4,8 +4,11 @@
  * talking to the run over an IPC channel, each with a deadline on every
  * exchange and a hard kill when it does not stop.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import * as Net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** The repository root. */
@@ -230,4 +233,72 @@ export const startWorker = (
     }
   }
   return { pid: child.pid!, request, stop }
+}
+
+/** A running redis-server. */
+export interface Redis {
+  readonly pid: number
+  readonly port: number
+  readonly url: string
+  readonly stop: () => Promise<void>
+}
+
+/** Whether redis-server is on PATH. */
+export const hasRedis = () => spawnSync("redis-server", ["--version"], { stdio: "ignore" }).error === undefined
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/**
+ * Starts redis-server on the server core, on a free port of 127.0.0.1, in a
+ * temporary folder, without persistence, and waits until it accepts
+ * connections.
+ */
+export const startRedis = async (): Promise<Redis> => {
+  const dir = mkdtempSync(join(tmpdir(), "socket-to-me-bench-redis-"))
+  const port = await freePort()
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
+  const [command, ...rest] = pinned && taskset !== undefined
+    ? [taskset, "-c", String(serverCore), "redis-server", ...args]
+    : ["redis-server", ...args]
+  const child = spawn(command!, rest, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  const lines: Array<string> = []
+  tail(child, "stderr", lines)
+  const stop = async () => {
+    child.kill("SIGTERM")
+    if (!(await exited(child, 5000))) {
+      child.kill("SIGKILL")
+      await exited(child, 2000)
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server not ready within 20 s\n${lines.join("\n")}`)), 20_000)
+    let seen = ""
+    child.stdout!.setEncoding("utf8")
+    child.stdout!.on("data", (text: string) => {
+      seen = (seen + text).slice(-2000)
+      if (seen.includes("Ready to accept connections")) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`redis-server exited (${code}) before it was ready\n${lines.join("\n")}`))
+    })
+  }).catch(async (error: unknown) => {
+    await stop()
+    throw error
+  })
+  return { pid: child.pid!, port, url: `redis://127.0.0.1:${port}`, stop }
 }

@@ -66,7 +66,7 @@ const rows = (results: Results): Array<Row> =>
         figure: f.name,
         unit: f.unit,
         ours: `${num(f.ours)}${span(f.range?.ours, num)}`,
-        raw: `${num(f.raw)}${span(f.range?.raw, num)}`,
+        raw: `${f.reference === undefined ? "" : `${f.reference}: `}${num(f.raw)}${span(f.range?.raw, num)}`,
         ratio: `${ratio(f.ratio)}${span(f.range?.ratio, ratio)}`,
         goal: goalText(f),
         effect: f.effectRatio === undefined ? "" : `${ratio(f.effectRatio)}${span(f.range?.effectRatio, ratio)}`,
@@ -131,7 +131,7 @@ export const chart = (results: Results): string => {
   }
   figures.forEach((f, i) => {
     const y = top + i * rowHeight
-    const label = `${f.name}${f.better === "lower" ? " (lower is better)" : ""}`
+    const label = `${f.name}${f.reference === undefined ? "" : ` (vs ${f.reference})`}${f.better === "lower" ? " (lower is better)" : ""}`
     parts.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end">${escape(label)}</text>`)
     if (f.unavailable !== undefined || f.ratio === null) {
       parts.push(`<text x="${left + 6}" y="${y + 18}" fill="#a00">unavailable</text>`)

@@ -46,6 +46,8 @@ export interface Figure {
   readonly runs: ReadonlyArray<Run>
   /** Why the figure could not be measured. */
   readonly unavailable?: string | undefined
+  /** What "raw" is when it is not a raw node:net server (e.g. one chat server against two). */
+  readonly reference?: string | undefined
 }
 
 /** The median (mean of the middle two for an even count). */

@@ -86,6 +86,20 @@ export * as NetworkScheduler from "./NetworkScheduler.ts"
 export * as NodeHandles from "./NodeHandles.ts"
 
 /**
+ * A real `redis-server` for tests: started on a free loopback port in a temporary folder, with persistence off, for the life of a scope; it can be stopped and started again on the same port mid-test (a Redis outage).
+ *
+ * @since 0.1.0
+ */
+export * as RedisServer from "./RedisServer.ts"
+
+/**
+ * Real processes for tests: a command started in its own process group for the life of a scope, ready once its output matches a pattern, with waits on what it prints later, a kill with any signal, and a stop of the whole group when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export * as Spawned from "./Spawned.ts"
+
+/**
  * Real loopback TCP as a `TestTransport`: binds 127.0.0.1 port 0 with the listener the product uses (`@socket-to-me/node`'s `NodeTransport`), dials it with Node's `net`, and checks that open TCP handles return to baseline. With `TestTransport.memory`, it is what lets one test body run over the memory network and over real TCP (`all`).
  *
  * @since 0.1.0

@@ -85,3 +85,85 @@ export const outboxLines = 256
  * @category defaults
  */
 export const greetingTimeout = "5 seconds"
+
+/**
+ * How long a nickname lease (and a server's heartbeat) lasts in a chat
+ * shared through Redis without being renewed. Leases are renewed every
+ * third of it while the session lives, so a server that dies frees its
+ * nicknames, and the other servers announce its members as disconnected,
+ * within this time. 15 seconds rides out a stalled process or a short
+ * network hiccup (two missed renewals) without keeping a crashed server's
+ * names for long.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisLease = "15 seconds"
+
+/**
+ * A Redis command (or connect) not answered within this time fails the
+ * link to the other servers, which then reconnects. Redis answers in well
+ * under a millisecond on a LAN; 3 seconds is a Redis that is gone or
+ * stuck, and it is also the longest a `/nick` waits before it is decided
+ * by this server alone.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisTimeout = "3 seconds"
+
+/**
+ * Longest wait between two attempts to reconnect to Redis. Attempts start
+ * 100 ms apart and double up to this, so a restarted Redis is found again
+ * within seconds, and a Redis that stays down costs one attempt every 5
+ * seconds per server.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisReconnectMax = "5 seconds"
+
+/**
+ * Events and lease operations waiting to be sent to Redis (the link's
+ * outbound queue). The room never waits on it: when it is full, Redis is
+ * not keeping up, and the link is failed and reconnects (its users are
+ * told) rather than losing events silently while it claims to be up. 10,000
+ * is several seconds of a busy chat at Redis's usual latency.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisOutbound = 10_000
+
+/**
+ * Messages from Redis not yet handled by the room. Redis pushes them as
+ * fast as the others publish; a room that falls this far behind fails the
+ * link (and reconnects) instead of buffering without bound. Redis also cuts
+ * off a pub/sub client whose output buffer passes its own limit
+ * (`client-output-buffer-limit pubsub`, 32 MB by default), which ends the
+ * same way.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisBacklog = 10_000
+
+/**
+ * Most events in one published message. The link sends what accumulated
+ * while the previous message was on its way, up to this many, so a busy
+ * server publishes few large messages instead of many small ones; 256 lines
+ * of at most `maxLineBytes` keep a message at most 1 MiB.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisBatch = 256
+
+/**
+ * The prefix of every Redis key and channel the chat uses, so that it can
+ * share a Redis with other data (or other chats, with another prefix).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const redisPrefix = "socket-to-me:chat"

@@ -17,19 +17,33 @@
  * handling a message fails (see `supervision` below), so one bad message
  * does not disconnect everyone.
  *
+ * Several servers can share one chat through a `ChatBus` (`RedisBus`). Then
+ * the actor also tells the bus what the other servers must know (room
+ * lines, who is where, private lines for their members; `emit` never
+ * waits), applies what they tell it (their lines go to its own members of
+ * the room, through the same hubs and outboxes), and keeps a replica of
+ * their members for `/who`, `/rooms` and `/msg`. A nickname is claimed on
+ * the bus (a lease) by the connection's own fiber before the actor sees the
+ * `/nick`. While the link is down the actor serves its own members alone.
+ * With the local bus (the default) none of this runs.
+ *
  * @since 0.1.0
  */
 import * as Actor from "@socket-to-me/core/Actor"
 import * as Broadcast from "@socket-to-me/core/Broadcast"
 import type * as ConnectionError from "@socket-to-me/core/ConnectionError"
 import * as LineCodec from "@socket-to-me/core/LineCodec"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as ChatBus from "./ChatBus.ts"
 import type * as Flood from "./Flood.ts"
 import * as Protocol from "./Protocol.ts"
 
@@ -66,6 +80,14 @@ export interface Snapshot {
   readonly nicknames: ReadonlyArray<string>
   /** Non-empty rooms and their member counts, sorted by name. */
   readonly rooms: ReadonlyArray<{ readonly name: string; readonly members: number }>
+  /** When the chat is shared with other servers: the link, and what this server knows of them. */
+  readonly shared?: {
+    readonly linked: boolean
+    /** Other servers heard from. */
+    readonly servers: number
+    /** Their members with a nickname. */
+    readonly members: number
+  } | undefined
 }
 
 /**
@@ -97,15 +119,24 @@ export class ChatRoom extends Context.Service<ChatRoom, {
 export interface Options {
   /** Mailbox of the room's actor. Default `Config.actorMailboxSize`. */
   readonly mailboxSize?: number | undefined
+  /** The link to the other servers of the chat. Default `ChatBus.local` (none). */
+  readonly bus?: ChatBus.Bus | undefined
 }
 
 type Message =
   | { readonly _tag: "Connect"; readonly id: number; readonly outbox: Broadcast.Subscriber<Uint8Array> }
-  | { readonly _tag: "Command"; readonly id: number; readonly command: Protocol.Command }
+  | {
+    readonly _tag: "Command"
+    readonly id: number
+    readonly command: Protocol.Command
+    /** For a `/nick` on a shared chat: the bus's answer to the claim. */
+    readonly claim?: ChatBus.Claim | undefined
+  }
   | { readonly _tag: "Rejected"; readonly id: number; readonly error: Protocol.CommandError }
   | { readonly _tag: "Throttled"; readonly id: number; readonly limits: Flood.Limits }
   | { readonly _tag: "Leave"; readonly id: number; readonly reason: LeaveReason }
   | { readonly _tag: "Snapshot"; readonly reply: Actor.Reply<Snapshot> }
+  | { readonly _tag: "Bus"; readonly incoming: ChatBus.Incoming }
 
 interface Member {
   readonly id: number
@@ -127,13 +158,37 @@ interface State {
    * being copied. Used by the actor's fiber only; kept across restarts.
    */
   readonly encoder: LineCodec.LineEncoder
+  readonly bus: ChatBus.Bus
+  /** What this server knows of the other servers; undefined when the bus is local. */
+  readonly shared: Shared | undefined
 }
 
-const initial = (): State => ({
+interface Shared {
+  /** Whether the bus link is up: only then is anything emitted or received. */
+  readonly linked: boolean
+  /** Whether the link has failed since start (so that its return is announced). */
+  readonly wasDown: boolean
+  /** The other servers heard from, by server id; cleared when the link fails. */
+  readonly servers: HashMap.HashMap<string, Remote>
+}
+
+interface Remote {
+  /** The last envelope number handled from it. */
+  readonly seq: number
+  /** When it was last heard from (this server's clock, millis). */
+  readonly seen: number
+  /** Its members with a nickname, by connection id. */
+  readonly members: HashMap.HashMap<number, ChatBus.Member>
+}
+
+const initial = (bus: ChatBus.Bus): State => ({
   members: HashMap.empty(),
   nicks: HashMap.empty(),
   rooms: HashMap.empty(),
-  encoder: LineCodec.makeEncoder()
+  encoder: LineCodec.makeEncoder(),
+  bus,
+  // The first `LinkUp` comes as soon as the room drains the bus.
+  shared: bus.shared ? { linked: false, wasDown: false, servers: HashMap.empty() } : undefined
 })
 
 // Outboxes hold wire bytes, one line per entry: an event is encoded once
@@ -151,12 +206,65 @@ const error = (member: Member, message: string) => send(member, { _tag: "Error",
 // The answer to anything but `Protocol.withoutNickname` before a nickname.
 const nicknameFirst = (member: Member) => error(member, "choose a nickname first with /nick NAME")
 
-// Publishes to everyone in `room` but `except`; an empty room has no hub.
-const publish = (state: State, room: string, event: Protocol.Event, except?: Member) =>
-  Option.match(HashMap.get(state.rooms, room), {
+// Publishes to everyone in `room` but `except` (on every server when the
+// chat is shared); an empty room has no hub.
+const publish = (state: State, room: string, event: Protocol.Event, except?: Member) => {
+  if (state.shared !== undefined) {
+    const text = Protocol.formatEvent(event)
+    emit(state, { _tag: "Line", room, line: text })
+    return deliver(state, room, text, except)
+  }
+  return Option.match(HashMap.get(state.rooms, room), {
     onNone: () => Effect.void,
     onSome: (hub) => Effect.asVoid(hub.publish(state.encoder(Protocol.formatEvent(event)), { except: except?.outbox }))
   })
+}
+
+// Publishes a line to this server's members of `room` only.
+const deliver = (state: State, room: string, text: string, except?: Member) =>
+  Option.match(HashMap.get(state.rooms, room), {
+    onNone: () => Effect.void,
+    onSome: (hub) => Effect.asVoid(hub.publish(state.encoder(text), { except: except?.outbox }))
+  })
+
+// Hands an event to the other servers, if the link is up (while it is down
+// nobody hears it; the link's return announces every member again).
+const emit = (state: State, event: ChatBus.Wire) => {
+  if (state.shared?.linked === true) state.bus.emit({ _tag: "Publish", event })
+}
+
+const release = (state: State, member: Member, nick: string) => {
+  if (state.shared?.linked === true) state.bus.emit({ _tag: "Release", lease: { conn: member.id, nick } })
+}
+
+// The member as the other servers see it, once it has a nickname. Told
+// before the lines announcing the change, so that a server showing the
+// announcement already knows the member's new state (the tests rely on it).
+const share = (state: State, member: Member) => {
+  if (member.nick !== undefined && member.room !== undefined) {
+    emit(state, { _tag: "Set", conn: member.id, nick: member.nick, room: member.room })
+  }
+}
+
+const sharedMembers = (state: State): Array<ChatBus.Member> =>
+  Array.from(HashMap.values(state.members)).flatMap((m) =>
+    m.nick === undefined || m.room === undefined ? [] : [{ conn: m.id, nick: m.nick, room: m.room }]
+  )
+
+const remoteMembers = (state: State): Array<ChatBus.Member> =>
+  state.shared === undefined
+    ? []
+    : Array.from(HashMap.values(state.shared.servers)).flatMap((server) => Array.from(HashMap.values(server.members)))
+
+// The server and member that hold `nick` elsewhere, if this server knows of one.
+const remoteHolder = (state: State, nick: string): readonly [string, ChatBus.Member] | undefined => {
+  if (state.shared === undefined) return undefined
+  const key = nick.toLowerCase()
+  for (const [id, server] of state.shared.servers) {
+    for (const member of HashMap.values(server.members)) if (member.nick.toLowerCase() === key) return [id, member]
+  }
+  return undefined
+}
 
 const membersOf = (state: State, room: string): Array<Member> =>
   Array.from(HashMap.values(state.members)).filter((member) => member.room === room)
@@ -188,10 +296,16 @@ const setMember = (state: State, member: Member): State => ({
 // The state changes are computed first and the hubs touched last, so that
 // a failure part-way leaves the last good state consistent with the hubs
 // in all but the rarest case (see the module docs on restarts).
-const onNick = Effect.fnUntraced(function*(state: State, member: Member, name: string) {
+const onNick = Effect.fnUntraced(function*(state: State, member: Member, name: string, claim: ChatBus.Claim) {
   const key = name.toLowerCase()
   const owner = HashMap.get(state.nicks, key)
-  if (Option.isSome(owner) && owner.value !== member.id) {
+  if (
+    (Option.isSome(owner) && owner.value !== member.id) ||
+    // On a shared chat the lease decides; without an answer from the bus,
+    // what this server knows of the others does.
+    (state.shared !== undefined && (claim === "Taken" || (claim === "Unlinked" && remoteHolder(state, key) !== undefined)))
+  ) {
+    if (claim === "Claimed" && member.nick?.toLowerCase() !== key) release(state, member, name)
     yield* error(member, `nickname ${name} is taken`)
     return state
   }
@@ -201,9 +315,11 @@ const onNick = Effect.fnUntraced(function*(state: State, member: Member, name: s
     return state
   }
   const nicks = HashMap.set(previous === undefined ? state.nicks : HashMap.remove(state.nicks, previous.toLowerCase()), key, member.id)
+  if (previous !== undefined && previous.toLowerCase() !== key) release(state, member, previous)
   if (previous === undefined || member.room === undefined) {
     // First nickname: the member enters the lobby.
     const joined: Member = { ...member, nick: name, room: Protocol.lobby }
+    share(state, joined)
     yield* send(joined, { _tag: "NickSet", nick: name })
     yield* publish(state, Protocol.lobby, { _tag: "Joined", nick: name, room: Protocol.lobby })
     const next = yield* enterRoom(setMember({ ...state, nicks }, joined), joined, Protocol.lobby)
@@ -211,6 +327,7 @@ const onNick = Effect.fnUntraced(function*(state: State, member: Member, name: s
     return next
   }
   const renamed: Member = { ...member, nick: name }
+  share(state, renamed)
   yield* send(renamed, { _tag: "NickSet", nick: name })
   yield* publish(state, member.room, { _tag: "NickChanged", from: previous, to: name }, member)
   return setMember({ ...state, nicks }, renamed)
@@ -222,6 +339,7 @@ const onJoin = Effect.fnUntraced(function*(state: State, member: Member, nick: s
     return state
   }
   const moved: Member = { ...member, room }
+  share(state, moved)
   let next = yield* leaveRoom(setMember(state, moved), member)
   if (member.room !== undefined) yield* publish(next, member.room, { _tag: "Left", nick, room: member.room })
   yield* publish(next, room, { _tag: "Joined", nick, room })
@@ -230,7 +348,12 @@ const onJoin = Effect.fnUntraced(function*(state: State, member: Member, nick: s
   return next
 })
 
-const onCommand = Effect.fnUntraced(function*(state: State, member: Member, command: Protocol.Command) {
+const onCommand = Effect.fnUntraced(function*(
+  state: State,
+  member: Member,
+  command: Protocol.Command,
+  claim: ChatBus.Claim
+) {
   switch (command._tag) {
     case "Help":
       yield* sendAll(member, Protocol.help)
@@ -240,6 +363,7 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
       for (const m of HashMap.values(state.members)) {
         if (m.room !== undefined) counts.set(m.room, (counts.get(m.room) ?? 0) + 1)
       }
+      for (const m of remoteMembers(state)) counts.set(m.room, (counts.get(m.room) ?? 0) + 1)
       const rooms = Array.from(counts, ([name, members]) => ({ name, members })).sort((a, b) => byName(a.name, b.name))
       yield* send(member, { _tag: "Rooms", rooms })
       return state
@@ -254,7 +378,7 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
       return next
     }
     case "Nick":
-      return yield* onNick(state, member, command.name)
+      return yield* onNick(state, member, command.name, claim)
   }
   // Everything else needs a nickname (and so a room): the commands above
   // are `Protocol.withoutNickname`.
@@ -276,7 +400,15 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
         Option.flatMap((id) => HashMap.get(state.members, id))
       )
       if (Option.isNone(target) || target.value.nick === undefined) {
-        yield* error(member, `no such user ${command.to}`)
+        const remote = remoteHolder(state, command.to)
+        if (remote === undefined) {
+          yield* error(member, `no such user ${command.to}`)
+          return state
+        }
+        const [server, to] = remote
+        const line = Protocol.formatEvent({ _tag: "Private", from: nick, text: command.text })
+        emit(state, { _tag: "Private", server, conn: to.conn, nick: to.nick, line })
+        yield* send(member, { _tag: "PrivateSent", to: to.nick, text: command.text })
         return state
       }
       yield* send(target.value, { _tag: "Private", from: nick, text: command.text })
@@ -286,7 +418,9 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
     case "Join":
       return yield* onJoin(state, member, nick, command.room)
     case "Who": {
-      const nicks = membersOf(state, room).flatMap((m) => m.nick === undefined ? [] : [m.nick]).sort(byName)
+      const nicks = membersOf(state, room).flatMap((m) => m.nick === undefined ? [] : [m.nick])
+      for (const m of remoteMembers(state)) if (m.room === room) nicks.push(m.nick)
+      nicks.sort(byName)
       yield* send(member, { _tag: "Who", room, nicks })
       return state
     }
@@ -294,6 +428,10 @@ const onCommand = Effect.fnUntraced(function*(state: State, member: Member, comm
 })
 
 const removeMember = Effect.fnUntraced(function*(state: State, member: Member) {
+  if (member.nick !== undefined) {
+    emit(state, { _tag: "Del", conn: member.id })
+    release(state, member, member.nick)
+  }
   const next: State = {
     ...state,
     members: HashMap.remove(state.members, member.id),
@@ -322,6 +460,142 @@ const onLeave = Effect.fnUntraced(function*(state: State, member: Member, reason
   return next
 })
 
+// ---------------------------------------------------------------------------
+// What the bus hands the room (a shared chat only)
+
+const withShared = (state: State, shared: Shared): State => ({ ...state, shared })
+
+const toAll = (state: State, event: Protocol.Event) =>
+  Effect.forEach(HashMap.values(state.members), (member) => send(member, event), { discard: true })
+
+const leases = (state: State): Array<ChatBus.Lease> =>
+  Array.from(HashMap.values(state.members)).flatMap((m) => m.nick === undefined ? [] : [{ conn: m.id, nick: m.nick }])
+
+// The link is up: renew (or take again) every lease, then tell the other
+// servers who is here; they answer with who is there.
+const onLinkUp = Effect.fnUntraced(function*(state: State, shared: Shared) {
+  const next = withShared(state, { ...shared, linked: true, servers: HashMap.empty() })
+  next.bus.emit({ _tag: "Renew", leases: leases(next) })
+  emit(next, { _tag: "Hello", members: sharedMembers(next) })
+  if (shared.wasDown) yield* toAll(next, Protocol.linkBack)
+  return next
+})
+
+// The link failed: this server's members are told once, and from now on
+// see only each other until it is back. What was known of the other
+// servers is dropped, so `/who`, `/rooms` and `/msg` say what works.
+const onLinkDown = Effect.fnUntraced(function*(state: State, shared: Shared) {
+  if (!shared.linked) return state
+  yield* toAll(state, Protocol.linkLost)
+  return withShared(state, { linked: false, wasDown: true, servers: HashMap.empty() })
+})
+
+const membersOfWire = (members: ReadonlyArray<ChatBus.Member>) =>
+  HashMap.fromIterable(members.map((member) => [member.conn, member] as const))
+
+// Another server's envelope: each event in order. A repeat (a number
+// already handled) is dropped; a gap, or a server not heard from before,
+// asks that server for its members unless the envelope brings them.
+const onRemote = Effect.fnUntraced(function*(state: State, shared: Shared, envelope: ChatBus.Envelope) {
+  if (!shared.linked || envelope.server === state.bus.server) return state
+  const known = HashMap.get(shared.servers, envelope.server)
+  if (Option.isSome(known) && envelope.seq <= known.value.seq) return state
+  const snapshot = envelope.events.some((event) => event._tag === "Hello" || event._tag === "Announce")
+  if (!snapshot && (Option.isNone(known) || envelope.seq !== known.value.seq + 1)) {
+    emit(state, { _tag: "Ask", server: envelope.server })
+  }
+  let members = Option.isSome(known) ? known.value.members : HashMap.empty<number, ChatBus.Member>()
+  for (const event of envelope.events) {
+    switch (event._tag) {
+      case "Line":
+        yield* deliver(state, event.room, event.line)
+        break
+      case "Set":
+        members = HashMap.set(members, event.conn, { conn: event.conn, nick: event.nick, room: event.room })
+        break
+      case "Del":
+        members = HashMap.remove(members, event.conn)
+        break
+      case "Private": {
+        if (event.server !== state.bus.server) break
+        const target = HashMap.get(state.members, event.conn)
+        if (Option.isSome(target) && target.value.nick?.toLowerCase() === event.nick.toLowerCase()) {
+          yield* target.value.outbox.offer(LineCodec.encodeLine(event.line))
+        }
+        break
+      }
+      case "Hello":
+        members = membersOfWire(event.members)
+        emit(state, { _tag: "Announce", members: sharedMembers(state) })
+        break
+      case "Announce":
+        members = membersOfWire(event.members)
+        break
+      case "Ask":
+        if (event.server === state.bus.server) emit(state, { _tag: "Announce", members: sharedMembers(state) })
+        break
+      case "Beat":
+        break
+    }
+  }
+  const seen = yield* Clock.currentTimeMillis
+  return withShared(state, {
+    ...shared,
+    servers: HashMap.set(shared.servers, envelope.server, { seq: envelope.seq, seen, members })
+  })
+})
+
+// Every third of the lease: renew the leases, say this server is alive,
+// and drop the servers not heard from for a whole lease (a crashed or cut
+// off server): their members are announced as disconnected here.
+const onTick = Effect.fnUntraced(function*(state: State, shared: Shared) {
+  if (!shared.linked) return state
+  state.bus.emit({ _tag: "Renew", leases: leases(state) })
+  emit(state, { _tag: "Beat" })
+  const now = yield* Clock.currentTimeMillis
+  const lease = Duration.toMillis(state.bus.lease)
+  let servers = shared.servers
+  for (const [id, server] of shared.servers) {
+    if (now - server.seen <= lease) continue
+    servers = HashMap.remove(servers, id)
+    for (const member of HashMap.values(server.members)) {
+      yield* deliver(state, member.room, Protocol.formatEvent({ _tag: "Disconnected", nick: member.nick }))
+    }
+  }
+  return servers === shared.servers ? state : withShared(state, { ...shared, servers })
+})
+
+// Another server holds this member's nickname now (it was claimed there
+// while this server was cut off): the member loses it, leaves its room as
+// if disconnected, and must choose another, as before its first `/nick`.
+const onLeaseLost = Effect.fnUntraced(function*(state: State, lease: ChatBus.Lease) {
+  const found = HashMap.get(state.members, lease.conn)
+  if (Option.isNone(found) || found.value.nick !== lease.nick || found.value.room === undefined) return state
+  const member = found.value
+  const room = found.value.room
+  emit(state, { _tag: "Del", conn: member.id })
+  let next: State = { ...state, nicks: HashMap.remove(state.nicks, lease.nick.toLowerCase()) }
+  next = yield* leaveRoom(setMember(next, { ...member, nick: undefined, room: undefined }), member)
+  yield* publish(next, room, { _tag: "Disconnected", nick: lease.nick })
+  yield* error(member, Protocol.nicknameLost(lease.nick))
+  return next
+})
+
+const onBus = (state: State, shared: Shared, incoming: ChatBus.Incoming): Effect.Effect<State> => {
+  switch (incoming._tag) {
+    case "Remote":
+      return onRemote(state, shared, incoming.envelope)
+    case "Tick":
+      return onTick(state, shared)
+    case "LinkUp":
+      return onLinkUp(state, shared)
+    case "LinkDown":
+      return onLinkDown(state, shared)
+    case "LeaseLost":
+      return onLeaseLost(state, incoming.lease)
+  }
+}
+
 const snapshotOf = (state: State): Snapshot => {
   const counts = new Map<string, number>()
   for (const member of HashMap.values(state.members)) {
@@ -330,7 +604,12 @@ const snapshotOf = (state: State): Snapshot => {
   return {
     connections: HashMap.size(state.members),
     nicknames: Array.from(HashMap.values(state.members)).flatMap((m) => m.nick === undefined ? [] : [m.nick]).sort(byName),
-    rooms: Array.from(counts, ([name, members]) => ({ name, members })).sort((a, b) => byName(a.name, b.name))
+    rooms: Array.from(counts, ([name, members]) => ({ name, members })).sort((a, b) => byName(a.name, b.name)),
+    shared: state.shared === undefined ? undefined : {
+      linked: state.shared.linked,
+      servers: HashMap.size(state.shared.servers),
+      members: remoteMembers(state).length
+    }
   }
 }
 
@@ -338,15 +617,25 @@ const receive = (state: State, message: Message): Effect.Effect<State> => {
   if (message._tag === "Snapshot") return Effect.as(Deferred.succeed(message.reply, snapshotOf(state)), state)
   if (message._tag === "Connect") {
     const member: Member = { id: message.id, outbox: message.outbox, nick: undefined, room: undefined }
-    return Effect.as(sendAll(member, Protocol.greeting), setMember(state, member))
+    const greet = state.shared !== undefined && !state.shared.linked && state.shared.wasDown
+      ? sendAll(member, [...Protocol.greeting, Protocol.linkLost])
+      : sendAll(member, Protocol.greeting)
+    return Effect.as(greet, setMember(state, member))
   }
+  if (message._tag === "Bus") return state.shared === undefined ? Effect.succeed(state) : onBus(state, state.shared, message.incoming)
   // A member that already left (a late line, a second `leave`) is ignored.
   const found = HashMap.get(state.members, message.id)
-  if (Option.isNone(found)) return Effect.succeed(state)
+  if (Option.isNone(found)) {
+    // A nickname claimed for a connection that left meanwhile is free again.
+    if (message._tag === "Command" && message.command._tag === "Nick" && message.claim === "Claimed") {
+      state.bus.emit({ _tag: "Release", lease: { conn: message.id, nick: message.command.name } })
+    }
+    return Effect.succeed(state)
+  }
   const member = found.value
   switch (message._tag) {
     case "Command":
-      return onCommand(state, member, message.command)
+      return onCommand(state, member, message.command, message.claim ?? "Unlinked")
     case "Rejected":
       // Before a nickname, a malformed command is answered as the command
       // would be: most need a nickname first, whatever their arguments.
@@ -381,23 +670,45 @@ const receive = (state: State, message: Message): Effect.Effect<State> => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<ChatRoom["Service"], never, Scope.Scope> =>
-  Effect.map(
-    Actor.make<State, Message>({ initial: initial(), receive }, {
-      name: "chat-room",
-      mailboxSize: options.mailboxSize,
-      supervision: Actor.restart({ onRestart: (last) => last })
-    }),
-    (actor) =>
-      ChatRoom.of({
-        connect: (id, outbox) => actor.tell({ _tag: "Connect", id, outbox }),
-        command: (id, command) => actor.tell({ _tag: "Command", id, command }),
-        rejected: (id, error) => actor.tell({ _tag: "Rejected", id, error }),
-        throttled: (id, limits) => actor.tell({ _tag: "Throttled", id, limits }),
-        leave: (id, reason) => actor.tell({ _tag: "Leave", id, reason }),
-        snapshot: actor.ask<Snapshot>((reply) => ({ _tag: "Snapshot", reply }))
-      })
-  )
+export const make = Effect.fnUntraced(function*(options: Options = {}): Effect.fn.Return<ChatRoom["Service"], never, Scope.Scope> {
+  const bus = options.bus ?? ChatBus.local
+  const actor = yield* Actor.make<State, Message>({ initial: initial(bus), receive }, {
+    name: "chat-room",
+    mailboxSize: options.mailboxSize,
+    supervision: Actor.restart({ onRestart: (last) => last })
+  })
+  const command = (id: number, command: Protocol.Command) => actor.tell({ _tag: "Command", id, command })
+  if (bus.shared) {
+    // What the bus hears goes through the mailbox like everything else, so
+    // it is ordered with the local connections' messages. `ignore`: a
+    // stopped room has nobody to tell.
+    yield* Effect.forkScoped(
+      Effect.ignore(Stream.runForEach(bus.incoming, (incoming) => actor.tell({ _tag: "Bus", incoming })))
+    )
+    // On shutdown, the members' leaving (told while the server drained) is
+    // handled before the actor stops, so the bus can tell the other servers
+    // at once (see `RedisBus`'s flush); one round trip through the mailbox.
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(Effect.timeout(actor.ask<Snapshot>((reply) => ({ _tag: "Snapshot", reply })), "1 second"))
+    )
+  }
+  return ChatRoom.of({
+    connect: (id, outbox) => actor.tell({ _tag: "Connect", id, outbox }),
+    // On a shared chat a nickname is claimed on the bus first, on the
+    // connection's fiber: only this connection waits for the answer, and its
+    // later lines wait behind it, so they stay in order.
+    command: bus.shared
+      ? (id, cmd) =>
+        cmd._tag === "Nick"
+          ? Effect.flatMap(bus.claim(id, cmd.name), (claim) => actor.tell({ _tag: "Command", id, command: cmd, claim }))
+          : command(id, cmd)
+      : command,
+    rejected: (id, error) => actor.tell({ _tag: "Rejected", id, error }),
+    throttled: (id, limits) => actor.tell({ _tag: "Throttled", id, limits }),
+    leave: (id, reason) => actor.tell({ _tag: "Leave", id, reason }),
+    snapshot: actor.ask<Snapshot>((reply) => ({ _tag: "Snapshot", reply }))
+  })
+})
 
 /**
  * The chat room as a layer; the actor lives as long as the layer.

@@ -592,6 +592,38 @@ export const greeting: ReadonlyArray<Event> = [
 ]
 
 /**
+ * What a server of a shared chat tells its members, once, when its link to
+ * the other servers fails (and what it greets a connection with until the
+ * link is back).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const linkLost: Event = {
+  _tag: "Notice",
+  text: "notice: lost the link to the other chat servers; until it is back, only people on this server see your messages"
+}
+
+/**
+ * What a server of a shared chat tells its members when its link to the
+ * other servers is back.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const linkBack: Event = { _tag: "Notice", text: "notice: the link to the other chat servers is back" }
+
+/**
+ * The error a member of a shared chat receives when another server holds
+ * its nickname now (claimed there while this server was cut off).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const nicknameLost = (nick: string): string =>
+  `nickname ${nick} was taken on another server while this one was cut off; choose another with /nick NAME`
+
+/**
  * The reply to `/help`.
  *
  * @since 0.1.0

@@ -11,12 +11,20 @@
  * one), and a session the server ends (shutdown, idle timeout, a client cut
  * off) are one line on stderr, saying why, and exit 1.
  *
+ * `serve --redis redis://HOST:PORT` shares the chat with every other chat
+ * server on that Redis (see `RedisBus` and docs/scale-out.md); without it
+ * the server is the whole chat. A bad URL or a Redis that cannot be reached
+ * at start is one line on stderr and exit 1; once running, the server
+ * rides out Redis outages.
+ *
  * @since 0.1.0
  */
 import * as LineCodec from "@socket-to-me/core/LineCodec"
 import type * as Server from "@socket-to-me/core/Server"
 import type * as ServerError from "@socket-to-me/core/ServerError"
 import * as Runner from "@socket-to-me/node/Runner"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -29,6 +37,7 @@ import * as Chat from "../chat/Chat.ts"
 import * as ChatConfig from "../chat/ChatConfig.ts"
 import * as ChatClient from "../chat/ChatClient.ts"
 import * as ChatRoom from "../chat/ChatRoom.ts"
+import * as RedisBus from "../chat/RedisBus.ts"
 import * as Protocol from "../chat/Protocol.ts"
 import * as ChatTerminal from "./ChatTerminal.ts"
 import * as Flags from "./Flags.ts"
@@ -53,10 +62,31 @@ const rateBurst = Flags.fromText({
   expected: "a whole number, at least 1"
 }).pipe(Flag.map(Option.getOrElse(() => ChatConfig.rateBurst)))
 
+const redis = Flags.fromText({
+  name: "redis",
+  env: "SOCKET_TO_ME_CHAT_REDIS",
+  metavar: "URL",
+  description:
+    "Share the chat with every chat server on this Redis, e.g. redis://127.0.0.1:6379 (default: none, this server is the whole chat; env SOCKET_TO_ME_CHAT_REDIS)",
+  parse: (text) => Option.some(text.trim()).pipe(Option.filter((url) => url !== "")),
+  expected: "a Redis URL such as redis://127.0.0.1:6379"
+})
+
+const redisLease = Flags.fromText({
+  name: "redis-lease",
+  env: "SOCKET_TO_ME_CHAT_REDIS_LEASE",
+  metavar: "DURATION",
+  description:
+    `With --redis: how long a nickname stays taken after its server stops renewing it (it died or lost Redis), and how long the others wait before announcing its members as disconnected (e.g. 5s; default ${Duration.format(Duration.fromInputUnsafe(ChatConfig.redisLease))}, env SOCKET_TO_ME_CHAT_REDIS_LEASE)`,
+  parse: (text) => Option.filter(Flags.parseDuration(text), (lease) => Duration.toMillis(lease) >= 1),
+  expected: "a duration of at least 1ms, such as 5s or 15s"
+}).pipe(Flag.map(Option.getOrElse(() => Duration.fromInputUnsafe(ChatConfig.redisLease))))
+
 /**
  * Starts the chat room and the chat server on `endpoint` for the life of
  * the scope, printing `chat listening on HOST:PORT`. The room is created
- * first, so it outlives the server's drain.
+ * first, so it outlives the server's drain. With `redis`, the room shares
+ * the chat through that Redis, linked before the server listens.
  *
  * @since 0.1.0
  * @category running
@@ -64,9 +94,12 @@ const rateBurst = Flags.fromText({
 export const start = Effect.fnUntraced(function*(
   listen: Flags.Listen,
   settings: Flags.ServerSettings,
-  options: Chat.Options = {}
-): Effect.fn.Return<Server.Server, ServerError.ServerError, Scope.Scope> {
-  const room = yield* ChatRoom.make()
+  options: Chat.Options = {},
+  redis?: RedisBus.Options
+): Effect.fn.Return<Server.Server, ServerError.ServerError | RedisBus.RedisBusError, Scope.Scope> {
+  const bus = redis === undefined ? undefined : yield* RedisBus.make(redis)
+  if (redis !== undefined) yield* Console.log(`chat sharing its rooms through Redis at ${yield* RedisBus.parseUrl(redis.url)}`)
+  const room = yield* ChatRoom.make({ bus })
   const handler = Chat.handler({ ...options, frameDeadline: Flags.zeroIsOff(settings.frameDeadline) })
   const perAddress = settings.maxConnectionsPerAddress ?? Option.some(ChatConfig.maxConnectionsPerAddress)
   const serveOptions = Flags.serveOptions("chat", listen, { ...settings, maxConnectionsPerAddress: perAddress })
@@ -84,12 +117,19 @@ const serve = Command.make(
     maxConnectionsPerAddress: Flags.maxConnectionsPerAddress(Option.some(ChatConfig.maxConnectionsPerAddress)),
     rateLimit,
     rateBurst,
+    redis,
+    redisLease,
     ...Flags.server
   },
-  ({ host, listener, port, rateBurst, rateLimit, ...settings }) =>
+  ({ host, listener, port, rateBurst, rateLimit, redis, redisLease, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       const listen = yield* Flags.listenOn(host, port, Chat.defaultPort, listener)
-      yield* start(listen, settings, { rateLimit, rateBurst })
+      yield* start(
+        listen,
+        settings,
+        { rateLimit, rateBurst },
+        Option.isSome(redis) ? { url: redis.value, lease: redisLease } : undefined
+      )
       return yield* Effect.never
     }))
 ).pipe(
@@ -97,7 +137,11 @@ const serve = Command.make(
   Command.withExamples([
     { command: "socket-to-me chat serve", description: "Listen on 127.0.0.1:7002" },
     { command: "socket-to-me chat serve --host 0.0.0.0 --rate-limit 5", description: "Reachable from other hosts, 5 lines/s each" },
-    { command: "socket-to-me chat serve --tls-cert cert.pem --tls-key key.pem", description: "Serve TLS" }
+    { command: "socket-to-me chat serve --tls-cert cert.pem --tls-key key.pem", description: "Serve TLS" },
+    {
+      command: "socket-to-me chat serve --port 7012 --redis redis://127.0.0.1:6379",
+      description: "One of several servers sharing one chat through Redis"
+    }
   ])
 )
 

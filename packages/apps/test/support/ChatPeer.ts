@@ -30,7 +30,10 @@ export interface Peer {
 /** How long a test waits for one expected line before failing. */
 export const expectTimeout = "20 seconds"
 
-export const connect = Effect.fnUntraced(function*(server: TestTransport.TestServer) {
+/** Anything a peer can dial: a test server, or a real one (`{ dial: NodeTransport.dial(...) }`). */
+export type Dialable = Pick<TestTransport.Listener, "dial">
+
+export const connect = Effect.fnUntraced(function*(server: Dialable) {
   const duplex = yield* Client.connect(server.dial, { address: "test" })
   // A larger cap than the server's, so the tests see whatever the server sends.
   const pull = yield* Stream.toPull(LineCodec.make({ maxLineBytes: 1 << 20 }).decode(duplex.input))
@@ -94,7 +97,7 @@ export const connect = Effect.fnUntraced(function*(server: TestTransport.TestSer
 })
 
 /** Connects and logs in as `nick` (in the lobby). */
-export const login = Effect.fnUntraced(function*(server: TestTransport.TestServer, nick: string) {
+export const login = Effect.fnUntraced(function*(server: Dialable, nick: string) {
   const peer = yield* connect(server)
   yield* peer.send(`/nick ${nick}`)
   yield* peer.expect("* you joined lobby")

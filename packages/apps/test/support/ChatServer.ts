@@ -9,7 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as References from "effect/References"
 import * as Chat from "../../src/chat/Chat.ts"
+import type * as ChatBus from "../../src/chat/ChatBus.ts"
 import * as ChatRoom from "../../src/chat/ChatRoom.ts"
+import * as RedisBus from "../../src/chat/RedisBus.ts"
 
 export interface ChatTestServer extends TestTransport.TestServer {
   readonly room: ChatRoom.ChatRoom["Service"]
@@ -18,9 +20,10 @@ export interface ChatTestServer extends TestTransport.TestServer {
 export const serve = Effect.fnUntraced(function*(
   transport: TestTransport.TestTransport,
   options: Chat.Options = {},
-  serverOptions: Server.Options = {}
+  serverOptions: Server.Options = {},
+  bus?: ChatBus.Bus
 ) {
-  const room = yield* ChatRoom.make()
+  const room = yield* ChatRoom.make({ bus })
   const server = yield* TestTransport.serve(transport, Chat.handler(options), {
     ...Chat.serverOptions,
     ...serverOptions
@@ -44,3 +47,18 @@ export const awaitExits = (server: TestTransport.TestServer, count: number) =>
     Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 1000 }),
     Effect.orDie
   )
+
+/**
+ * A chat server sharing its chat through the Redis at `url` (its own bus
+ * link, as a separate process would have), with warnings of the link kept
+ * visible.
+ */
+export const serveOnRedis = Effect.fnUntraced(function*(
+  transport: TestTransport.TestTransport,
+  redis: RedisBus.Options,
+  options: Chat.Options = {},
+  serverOptions: Server.Options = {}
+) {
+  const bus = yield* Effect.orDie(RedisBus.make(redis))
+  return yield* serve(transport, options, serverOptions, bus)
+})
