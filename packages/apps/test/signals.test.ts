@@ -49,7 +49,7 @@ const hold = async (port: number): Promise<Held> => {
 }
 
 const listening = /echo listening on 127\.0\.0\.1:(\d+)/
-const drainingLine = /^draining 1 connections \(up to 5s; Ctrl-C again to force\)$/m
+const drainingLine = /^draining 1 connection \(up to 5s; Ctrl-C again to force\)$/m
 
 // Starts `echo serve` through `entry` as a process group leader, holds one
 // connection, stops the server with `stop`, and checks the drain: the line,

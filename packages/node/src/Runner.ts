@@ -102,7 +102,7 @@ export const start = Effect.fnUntraced(function*<E, R>(
       signalled
         ? Effect.flatMap(
           server.activeConnections,
-          (n) => Console.log(`draining ${n} connections (up to ${grace}; Ctrl-C again to force)`)
+          (n) => Console.log(`draining ${n} connection${n === 1 ? "" : "s"} (up to ${grace}; Ctrl-C again to force)`)
         )
         : Effect.void)
   )
