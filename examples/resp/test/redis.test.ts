@@ -12,6 +12,7 @@
  * them) the tests that need them are skipped, and `npm test` says so.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
+import { RedisServer, Spawned } from "@socket-to-me/testkit"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,19 +25,13 @@ const example = fileURLToPath(new URL("../../../scripts/example.mjs", import.met
 class Servers extends Context.Service<Servers, { readonly redis: number; readonly resp: number }>()("test/resp/Servers") {}
 
 const startServers = Effect.gen(function*() {
-  const redisDir = yield* Processes.tempDir("resp-redis-server-")
-  const redis = yield* Processes.freePort
-  yield* Processes.start(
-    "redis-server",
-    ["--port", String(redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", redisDir, "--logfile", ""],
-    { cwd: redisDir, ready: /Ready to accept connections/ }
-  )
+  const redis = yield* RedisServer.start
   const respDir = yield* Processes.tempDir("resp-example-")
-  const resp = yield* Processes.start(process.execPath, [example, "resp", "--host", "127.0.0.1", "--port", "0"], {
+  const resp = yield* Spawned.start(process.execPath, [example, "resp", "--host", "127.0.0.1", "--port", "0"], {
     cwd: respDir,
     ready: /resp listening on 127\.0\.0\.1:(\d+)/
   })
-  return { redis, resp: Number(resp.match[1]) }
+  return { redis: redis.port, resp: Number(resp.match[1]) }
 })
 
 const servers = Processes.missing.includes("redis-server")
@@ -146,7 +141,7 @@ const cases: ReadonlyArray<Case> = [
         Effect.scoped(Effect.gen(function*() {
           const dir = yield* Processes.tempDir("resp-cli-")
           // Started once it has printed its confirmation: subscribed.
-          const subscriber = yield* Processes.start("redis-cli", ["-p", String(port), "subscribe", "news"], {
+          const subscriber = yield* Spawned.start("redis-cli", ["-p", String(port), "subscribe", "news"], {
             cwd: dir,
             ready: /subscribe\nnews\n1\n/
           })

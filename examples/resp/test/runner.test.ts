@@ -5,6 +5,7 @@
  * sends it) drains it. Its flags are checked and explained.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Spawned } from "@socket-to-me/testkit"
 import * as Effect from "effect/Effect"
 import { fileURLToPath } from "node:url"
 import * as Processes from "./support/Processes.ts"
@@ -14,7 +15,7 @@ const root = fileURLToPath(new URL("../../..", import.meta.url))
 describe("npm run example -- resp", () => {
   it.live("prints its listening line, serves on that port, and drains on Ctrl-C", () =>
     Effect.gen(function*() {
-      const server = yield* Processes.start("npm", ["run", "example", "--", "resp", "--host", "127.0.0.1", "--port", "0"], {
+      const server = yield* Spawned.start("npm", ["run", "example", "--", "resp", "--host", "127.0.0.1", "--port", "0"], {
         cwd: root,
         ready: /^resp listening on 127\.0\.0\.1:(\d+)$/m
       })
@@ -23,7 +24,7 @@ describe("npm run example -- resp", () => {
         received: "+PONG\r\n$2\r\nhi\r\n",
         closed: false
       })
-      process.kill(-server.child.pid!, "SIGINT")
+      yield* server.kill("SIGINT")
       yield* server.waitFor(/message="drained \d+, interrupted 0" server=resp/)
     }).pipe(Effect.scoped), 120_000)
 

@@ -1,10 +1,11 @@
 /**
- * Real processes and real sockets for the tests against redis-server: the
- * tools on PATH, free loopback ports, servers started in temporary folders
- * for the life of a scope (stopped with their whole process group), tools
- * run to their end under a hard timer, and raw TCP exchanges that wait for
- * what they expect (a reply, or the close) rather than for time.
+ * Tools and raw sockets for the tests against redis-server (servers
+ * themselves start with the testkit's `Spawned` and `RedisServer`): the
+ * tools on PATH, temporary folders, tools run to their end under a hard
+ * timer, and raw TCP exchanges that wait for what they expect (a reply, or
+ * the close) rather than for time.
  */
+import { Spawned } from "@socket-to-me/testkit"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -18,97 +19,14 @@ export const tools = { "redis-server": "redis-server", "redis-cli": "redis-tools
 
 /** The tools missing from PATH. */
 export const missing: ReadonlyArray<keyof typeof tools> = (Object.keys(tools) as Array<keyof typeof tools>).filter(
-  (tool) => ChildProcess.spawnSync(tool, ["--version"], { stdio: "ignore" }).error !== undefined
+  (tool) => !Spawned.isInstalled(tool)
 )
-
-/** A port nothing listens on now, on 127.0.0.1. */
-export const freePort = Effect.callback<number, Error>((resume) => {
-  const server = Net.createServer()
-  server.on("error", (error) => resume(Effect.fail(error)))
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /** A temporary folder, removed with the scope. */
 export const tempDir = (prefix: string) =>
   Effect.acquireRelease(
     Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-
-/** A started process: its output so far, and a wait for more. */
-export interface Started {
-  readonly child: ChildProcess.ChildProcess
-  /** The match of the `ready` pattern. */
-  readonly match: RegExpExecArray
-  /** Everything it printed so far, stdout and stderr. */
-  readonly output: () => string
-  /** Waits until its output matches `pattern` (checked at once, then on each new output); fails after 20 s. */
-  readonly waitFor: (pattern: RegExp) => Effect.Effect<void, Error>
-}
-
-/**
- * Starts `command` in its own process group and waits until its output
- * matches `ready`. Closing the scope sends SIGTERM to the group, then
- * SIGKILL if it has not exited within 10 seconds.
- */
-export const start = (command: string, args: ReadonlyArray<string>, options: { readonly cwd: string; readonly ready: RegExp }) =>
-  Effect.acquireRelease(
-    Effect.callback<Started & { readonly exited: Promise<number | null> }, Error>((resume) => {
-      const child = ChildProcess.spawn(command, args, { cwd: options.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] })
-      let output = ""
-      const listeners = new Set<() => void>()
-      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve))
-      const waitFor = (pattern: RegExp) =>
-        Effect.callback<void, Error>((resumeWait) => {
-          const check = () => {
-            if (!pattern.test(output)) return
-            done()
-            resumeWait(Effect.void)
-          }
-          const timer = setTimeout(() => {
-            done()
-            resumeWait(Effect.fail(new Error(`${command} printed no ${pattern} in 20 s:\n${output}`)))
-          }, 20_000)
-          const done = () => (clearTimeout(timer), listeners.delete(check))
-          listeners.add(check)
-          check()
-          return Effect.sync(done)
-        })
-      const timer = setTimeout(() => resume(Effect.fail(new Error(`${command} not ready in 30 s:\n${output}`))), 30_000)
-      let started = false
-      const onData = (chunk: Buffer) => {
-        output += chunk
-        for (const listener of [...listeners]) listener()
-        const match = started ? null : options.ready.exec(output)
-        if (match !== null) {
-          started = true
-          clearTimeout(timer)
-          resume(Effect.succeed({ child, match, output: () => output, waitFor, exited }))
-        }
-      }
-      child.stdout!.on("data", onData)
-      child.stderr!.on("data", onData)
-      child.on("error", (error) => (clearTimeout(timer), resume(Effect.fail(error))))
-      void exited.then((code) => (clearTimeout(timer), resume(Effect.fail(new Error(`${command} exited (${code}):\n${output}`)))))
-    }),
-    ({ child, exited }) =>
-      Effect.promise(async () => {
-        const group = -child.pid!
-        const signal = (name: NodeJS.Signals) => {
-          try {
-            process.kill(group, name)
-          } catch (_error) {
-            // the group is gone already
-          }
-        }
-        signal("SIGTERM")
-        const killer = setTimeout(() => signal("SIGKILL"), 10_000)
-        await exited
-        clearTimeout(killer)
-      })
   )
 
 /** How a tool run ended. */
