@@ -62,6 +62,22 @@ describe("socket-to-me CLI", () => {
     assert.strictEqual(result.stderr.trim(), `socket-to-me: no server at 127.0.0.1:${port} (is it running?)`)
   })
 
+  it("echo send fails with one line when the server closes before echoing it all", async () => {
+    // A server that reads and closes without answering, as a TLS server
+    // does with a plain client's bytes.
+    const closing = createServer((socket) => socket.once("data", () => socket.end()))
+    await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve))
+    const port = (closing.address() as { port: number }).port
+    const result = await Cli.run(["echo", "send", "--port", String(port), "hi"])
+    await new Promise<void>((resolve) => closing.close(() => resolve()))
+    assert.strictEqual(result.code, 1)
+    assert.strictEqual(result.stdout, "")
+    assert.strictEqual(
+      result.stderr.trim(),
+      `socket-to-me: 127.0.0.1:${port} closed the connection after echoing 0 of 3 bytes (if it serves TLS, add --tls)`
+    )
+  })
+
   it("a client command stopped by a signal exits 130, not 0 (it did not finish)", async () => {
     // A server that takes the message and never answers: the client is
     // waiting for its reply when the signal comes.

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Runner from "@socket-to-me/node/Runner"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stdio from "effect/Stdio"
@@ -37,6 +38,26 @@ const serve = Command.make(
   ])
 )
 
+/**
+ * The server closed the connection before echoing everything sent: a
+ * server that is not an echo server, a TLS server reached without `--tls`,
+ * or one that refused the connection.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShortEcho extends Data.TaggedError("ShortEcho")<{
+  readonly address: string
+  readonly sent: number
+  readonly received: number
+  readonly tls: boolean
+}> {
+  override get message() {
+    const hint = this.received === 0 && !this.tls ? " (if it serves TLS, add --tls)" : ""
+    return `${this.address} closed the connection after echoing ${this.received} of ${this.sent} bytes${hint}`
+  }
+}
+
 const send = Command.make(
   "send",
   {
@@ -51,13 +72,18 @@ const send = Command.make(
   Effect.fnUntraced(function*({ dialer, host, message, port }) {
     const stdio = yield* Stdio.Stdio
     const target = yield* Flags.dialTo(host, port, Echo.defaultPort, dialer)
-    const payload = Stream.make(new TextEncoder().encode(`${message.join(" ")}\n`))
-    yield* Echo.send(target.dial, target.address, payload).pipe(
+    const bytes = new TextEncoder().encode(`${message.join(" ")}\n`)
+    let received = 0
+    yield* Echo.send(target.dial, target.address, Stream.make(bytes)).pipe(
+      Stream.tap((chunk) => Effect.sync(() => (received += chunk.length))),
       Stream.run(stdio.stdout())
     )
+    if (received < bytes.length) {
+      return yield* new ShortEcho({ address: target.address, sent: bytes.length, received, tls: dialer.tls })
+    }
   })
 ).pipe(
-  Command.withDescription("Send a message to an echo server and print the reply."),
+  Command.withDescription("Send a message to an echo server and print the reply; fails if the server closes before echoing it all."),
   Command.withExamples([
     { command: "socket-to-me echo send hello world", description: "Prints: hello world" },
     { command: "socket-to-me echo send --tls --tls-ca ca.pem hello", description: "Over TLS, trusting ca.pem" }
