@@ -26,7 +26,7 @@ class Servers extends Context.Service<Servers, { readonly redis: number; readonl
 
 const startServers = Effect.gen(function*() {
   const redis = yield* RedisServer.start
-  const respDir = yield* Processes.tempDir("resp-example-")
+  const respDir = yield* Spawned.tempDir("resp-example-")
   const resp = yield* Spawned.start(process.execPath, [example, "resp", "--host", "127.0.0.1", "--port", "0"], {
     cwd: respDir,
     ready: /resp listening on 127\.0\.0\.1:(\d+)/
@@ -125,8 +125,8 @@ const cases: ReadonlyArray<Case> = [
     tools: ["redis-server", "redis-cli"],
     body: Effect.gen(function*() {
       const { redis, resp } = yield* Servers
-      const expected = yield* Processes.run("redis-cli", ["-p", String(redis)], { input: cliCommands })
-      const actual = yield* Processes.run("redis-cli", ["-p", String(resp)], { input: cliCommands })
+      const expected = yield* Spawned.run("redis-cli", ["-p", String(redis)], { input: cliCommands })
+      const actual = yield* Spawned.run("redis-cli", ["-p", String(resp)], { input: cliCommands })
       assert.strictEqual(expected.code, 0, expected.stderr)
       assert.include(expected.stdout, "ERR unknown command 'foo'")
       assert.deepStrictEqual(actual, expected)
@@ -139,15 +139,15 @@ const cases: ReadonlyArray<Case> = [
       const { redis, resp } = yield* Servers
       const session = (port: number) =>
         Effect.scoped(Effect.gen(function*() {
-          const dir = yield* Processes.tempDir("resp-cli-")
+          const dir = yield* Spawned.tempDir("resp-cli-")
           // Started once it has printed its confirmation: subscribed.
           const subscriber = yield* Spawned.start("redis-cli", ["-p", String(port), "subscribe", "news"], {
             cwd: dir,
             ready: /subscribe\nnews\n1\n/
           })
-          const published = yield* Processes.run("redis-cli", ["-p", String(port), "publish", "news", "hello world"])
+          const published = yield* Spawned.run("redis-cli", ["-p", String(port), "publish", "news", "hello world"])
           yield* subscriber.waitFor(/message\nnews\nhello world\n/)
-          const quiet = yield* Processes.run("redis-cli", ["-p", String(port), "publish", "weather", "rain"])
+          const quiet = yield* Spawned.run("redis-cli", ["-p", String(port), "publish", "weather", "rain"])
           return { subscriber: subscriber.output(), published: published.stdout, quiet: quiet.stdout }
         }))
       const expected = yield* session(redis)
@@ -164,7 +164,7 @@ const cases: ReadonlyArray<Case> = [
     tools: ["redis-server", "redis-benchmark"],
     body: Effect.gen(function*() {
       const { resp } = yield* Servers
-      const ran = yield* Processes.run(
+      const ran = yield* Spawned.run(
         "redis-benchmark",
         ["-h", "127.0.0.1", "-p", String(resp), "-n", "20000", "-c", "20", "-t", "ping,set,get,incr", "-q"],
         { killAfter: 180_000 }

@@ -30,10 +30,10 @@ describe("npm run example -- resp", () => {
 
   it.live("--help explains the flags; a bad port is refused with exit code 2", () =>
     Effect.gen(function*() {
-      const help = yield* Processes.run("npm", ["run", "--silent", "example", "--", "resp", "--help"], { cwd: root })
+      const help = yield* Spawned.run("npm", ["run", "--silent", "example", "--", "resp", "--help"], { cwd: root })
       assert.strictEqual(help.code, 0, help.stderr)
       assert.include(help.stdout, "usage: npm run example -- resp [--host HOST] [--port PORT]")
-      const bad = yield* Processes.run("npm", ["run", "--silent", "example", "--", "resp", "--port", "70000"], { cwd: root })
+      const bad = yield* Spawned.run("npm", ["run", "--silent", "example", "--", "resp", "--port", "70000"], { cwd: root })
       assert.strictEqual(bad.code, 2)
       assert.include(bad.stderr, "port must be between 0 and 65535, got 70000")
     }), 120_000)

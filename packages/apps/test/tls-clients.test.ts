@@ -11,6 +11,7 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Bytes from "@socket-to-me/testkit/Bytes"
+import * as Spawned from "@socket-to-me/testkit/Spawned"
 import * as TcpTransport from "@socket-to-me/testkit/TcpTransport"
 import * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as TlsCertificates from "@socket-to-me/testkit/TlsCertificates"
@@ -121,7 +122,7 @@ describe("Python's ssl module against the apps over TLS", () => {
       const { ca } = yield* TlsCertificates.get
       const server = yield* TestTransport.serve(TcpTransport.tls, Echo.handler)
       const payload = Bytes.random(200_000)
-      const ran = yield* Tools.run(Tools.which("python3")!, [python, "127.0.0.1", String(portOf(server)), ca, "echo"], {
+      const ran = yield* Spawned.run(Tools.which("python3")!, [python, "127.0.0.1", String(portOf(server)), ca, "echo"], {
         input: payload
       })
       assert.strictEqual(ran.code, 0, ran.stderr)
@@ -135,7 +136,7 @@ describe("Python's ssl module against the apps over TLS", () => {
       const { ca } = yield* TlsCertificates.get
       const server = yield* ChatServer.serve(TcpTransport.tls)
       const ada = yield* ChatPeer.login(server, "ada")
-      const ran = yield* Tools.run(Tools.which("python3")!, [
+      const ran = yield* Spawned.run(Tools.which("python3")!, [
         python,
         "127.0.0.1",
         String(portOf(server)),
@@ -158,7 +159,7 @@ describe("Python's ssl module against the apps over TLS", () => {
       const content = Bytes.random(2 * 1024 * 1024 + 11)
       const file = writeLocal(local, "from-python.bin", content)
       const served = yield* serveFiles(TcpTransport.tls, { directory: yield* tempDirectory })
-      const ran = yield* Tools.run(Tools.which("python3")!, [
+      const ran = yield* Spawned.run(Tools.which("python3")!, [
         python,
         "127.0.0.1",
         String(portOf(served.server)),

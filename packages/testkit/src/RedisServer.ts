@@ -11,9 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Exit from "effect/Exit"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as Spawned from "./Spawned.ts"
 
 /**
@@ -48,10 +45,7 @@ export interface RedisServer {
  * @category constructors
  */
 export const start: Effect.Effect<RedisServer, Error, Scope.Scope> = Effect.gen(function*() {
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "socket-to-me-redis-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
+  const dir = yield* Spawned.tempDir("socket-to-me-redis-")
   const port = yield* Spawned.freePort
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
   const parent = yield* Effect.scope

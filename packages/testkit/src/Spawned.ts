@@ -2,14 +2,18 @@
  * Real processes for tests: a command started in its own process group for
  * the life of a scope, ready once its output matches a pattern, with waits
  * on what it prints later (never on time), a kill with any signal (`SIGKILL`
- * for a crash), and a stop of the whole group when the scope closes.
+ * for a crash), and a stop of the whole group when the scope closes; a tool
+ * run to its end under a hard timer; free ports and temporary folders.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 /**
  * How long `start` waits for the ready line and `waitFor` for a pattern
@@ -165,3 +169,66 @@ export const freePort: Effect.Effect<number, Error> = Effect.callback<number, Er
  */
 export const isInstalled = (command: string): boolean =>
   ChildProcess.spawnSync(command, ["--version"], { stdio: "ignore" }).error === undefined
+
+/**
+ * How a tool run by `run` ended and what it printed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ran {
+  /** Its exit code, or null when a signal ended it (the hard timer's `SIGKILL`). */
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs `command` to its end with `input` on its stdin (then closed), and
+ * gives its exit code and output once its streams are closed. A hard timer
+ * kills it after `killAfter` milliseconds (default 20 s); interrupting the
+ * run kills it too.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: {
+    readonly input?: string | Uint8Array | undefined
+    readonly killAfter?: number | undefined
+    readonly cwd?: string | undefined
+    readonly env?: NodeJS.ProcessEnv | undefined
+  } = {}
+): Effect.Effect<Ran> =>
+  Effect.callback<Ran>((resume) => {
+    const child = ChildProcess.spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    // A tool that exits without reading its input must not fail the run.
+    child.stdin.on("error", () => {})
+    child.on("error", (error) => (stderr += String(error)))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfter ?? 20_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    child.stdin.end(options.input ?? "")
+    return Effect.sync(() => (clearTimeout(timer), child.kill("SIGKILL")))
+  })
+
+/**
+ * A new temporary folder whose name starts with `prefix`, removed with
+ * everything in it when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tempDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )

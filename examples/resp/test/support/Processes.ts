@@ -1,17 +1,12 @@
 /**
- * Tools and raw sockets for the tests against redis-server (servers
- * themselves start with the testkit's `Spawned` and `RedisServer`): the
- * tools on PATH, temporary folders, tools run to their end under a hard
- * timer, and raw TCP exchanges that wait for what they expect (a reply, or
- * the close) rather than for time.
+ * Tools and raw sockets for the tests against redis-server (processes,
+ * tool runs and temporary folders come from the testkit's `Spawned` and
+ * `RedisServer`): the tools on PATH, and raw TCP exchanges that wait for
+ * what they expect (a reply, or the close) rather than for time.
  */
 import { Spawned } from "@socket-to-me/testkit"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as Resp from "./Resp.ts"
 
 /** The redis tools the tests use, and the Debian package of each. */
@@ -21,41 +16,6 @@ export const tools = { "redis-server": "redis-server", "redis-cli": "redis-tools
 export const missing: ReadonlyArray<keyof typeof tools> = (Object.keys(tools) as Array<keyof typeof tools>).filter(
   (tool) => !Spawned.isInstalled(tool)
 )
-
-/** A temporary folder, removed with the scope. */
-export const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-
-/** How a tool run ended. */
-export interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `command` to its end (killed after `killAfter` ms), with `input` on its stdin. */
-export const run = (
-  command: string,
-  args: ReadonlyArray<string>,
-  options: { readonly input?: string; readonly killAfter?: number; readonly cwd?: string } = {}
-) =>
-  Effect.callback<Ran>((resume) => {
-    const child = ChildProcess.spawn(command, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfter ?? 60_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    child.stdin.end(options.input ?? "")
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
 
 /** What one raw exchange received, as text, and whether the server closed. */
 export interface Exchanged {

@@ -2,9 +2,9 @@
  * Real tools as peers, for the tests of the listener features against what
  * production runs in front of or against our servers: HAProxy (PROXY
  * protocol), `openssl s_client` and Python's `ssl` module (TLS). Which of
- * them this machine has, free loopback ports, temporary folders, processes
- * started for the life of a scope (stopped with their process group) or run
- * to their end under a hard timer.
+ * them this machine has, and processes started for the life of a scope
+ * (stopped with their process group) once they accept connections; free
+ * ports, temporary folders and tool runs come from the testkit's `Spawned`.
  *
  * Without a tool, the tests that need it skip themselves with the reason
  * (`skipIfMissing`), and `npm test` says what to install; `.ci/run`
@@ -13,13 +13,13 @@
 import { it } from "@effect/vitest"
 import * as NodeTransport from "@socket-to-me/node/NodeTransport"
 import * as NodeHandles from "@socket-to-me/testkit/NodeHandles"
+import * as Spawned from "@socket-to-me/testkit/Spawned"
 import type * as TestTransport from "@socket-to-me/testkit/TestTransport"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 
 /** The tools, how to find each one, and its Debian package. */
@@ -48,23 +48,6 @@ export const which = (tool: Tool): string | undefined => {
 
 /** The tools among `needed` that are missing. */
 export const missing = (...needed: ReadonlyArray<Tool>): ReadonlyArray<Tool> => needed.filter((tool) => which(tool) === undefined)
-
-/** A port nothing listens on now, on 127.0.0.1. */
-export const freePort = Effect.callback<number, Error>((resume) => {
-  const server = Net.createServer()
-  server.on("error", (error) => resume(Effect.fail(error)))
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-/** A temporary folder, removed with the scope. */
-export const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-  )
 
 /** A started process and what it printed so far. */
 export interface Started {
@@ -126,39 +109,6 @@ export const accepts = (port: number) =>
     conn.once("error", () => (conn.destroy(), resume(Effect.succeed(false))))
   })
 
-/** How a tool run ended and what it printed. */
-export interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/**
- * Runs `command` to its end, with `input` on its stdin (then closed, unless
- * `keepStdin`, for a tool that must not see its input end before it is
- * done); killed after `killAfter` ms (default 20 s).
- */
-export const run = (
-  command: string,
-  args: ReadonlyArray<string>,
-  options: { readonly input?: string | Uint8Array; readonly killAfter?: number; readonly cwd?: string } = {}
-) =>
-  Effect.callback<Ran>((resume) => {
-    const child = ChildProcess.spawn(command, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    child.stdin.on("error", () => {})
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfter ?? 20_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    child.stdin.end(options.input ?? "")
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
-
 /**
  * Real loopback TCP with a real HAProxy in front, as a `TestTransport`:
  * `listen` binds our listener with the PROXY protocol on (as `--proxy-protocol`
@@ -175,10 +125,10 @@ export const behindHaproxy = (mode: "send-proxy" | "send-proxy-v2") => {
         NodeTransport.makeServer({ host: "127.0.0.1", port: 0 }, { proxyProtocol: true })
       )
       const backend = socketServer.address._tag === "UnixPathAddress" ? 0 : socketServer.address.port
-      const frontend = yield* Effect.orDie(freePort)
-      const probe = yield* Effect.orDie(freePort)
+      const frontend = yield* Effect.orDie(Spawned.freePort)
+      const probe = yield* Effect.orDie(Spawned.freePort)
       ports.frontend = frontend
-      const dir = yield* tempDir("socket-to-me-haproxy-")
+      const dir = yield* Spawned.tempDir("socket-to-me-haproxy-")
       const config = Path.join(dir, "haproxy.cfg")
       Fs.writeFileSync(
         config,
@@ -248,7 +198,7 @@ export const converse = (
   steps: ReadonlyArray<Step>,
   options: { readonly killAfter?: number } = {}
 ) =>
-  Effect.callback<Ran>((resume) => {
+  Effect.callback<Spawned.Ran>((resume) => {
     const child = ChildProcess.spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
