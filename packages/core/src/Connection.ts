@@ -496,20 +496,38 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
       this.span?.attribute("connection.local", learned.local)
     }
     const admit = this.shared.admit
-    if (admit === undefined) return this.start(duplex)
-    return Effect.flatMap(admit(this), (refused) =>
+    const admitted = admit === undefined ? this.start(duplex) : Effect.flatMap(admit(this), (refused) =>
       refused === undefined ? this.start(duplex) : this.refuse(refused, Effect.succeed(duplex)))
+    return this.debug()
+      ? Effect.andThen(
+        Effect.annotateLogs(
+          Effect.logDebug(learned === undefined ? "PROXY header read: keeping the listener's addresses" : "PROXY header read"),
+          { peer: this.remoteAddress, local: this.localAddress }
+        ),
+        admitted
+      )
+      : admitted
+  }
+
+  // Whether debug lines are logged: below that level, none is built.
+  debug(): boolean {
+    return !LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
   }
 
   start(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     // At debug level each connection's start is logged with its peer (the
-    // end is logged at info with its reason); below it, nothing is built.
-    return LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
-      ? this.serve(duplex)
-      : Effect.andThen(
-        Effect.annotateLogs(Effect.logDebug("connection opened"), { peer: this.remoteAddress }),
-        this.serve(duplex)
-      )
+    // end is logged at info with its reason), and so is the start of a
+    // drain for it, by a fiber that waits for it in the connection's scope.
+    if (!this.debug()) return this.serve(duplex)
+    const opened = Effect.annotateLogs(Effect.logDebug("connection opened"), {
+      peer: this.remoteAddress,
+      local: this.localAddress
+    })
+    const watchDrain = this.shared.draining === undefined ? Effect.void : Effect.forkScoped(
+      Effect.andThen(this.draining, Effect.logDebug("drain started: the connection is told to finish")),
+      { startImmediately: true }
+    )
+    return Effect.andThen(opened, Effect.andThen(watchDrain, this.serve(duplex)))
   }
 
   // Opens the socket (`open`) if it is not yet, writes the refusal, if
@@ -591,7 +609,15 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   }
 
   abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
-    return Effect.sync(() => this.abortWith(Cause.fail(ConnectionError.make(reason))))
+    return Effect.suspend(() => {
+      const first = !this.finished && this.abortedWith === undefined
+      this.abortWith(Cause.fail(ConnectionError.make(reason)))
+      // Logged from the aborting fiber (the app's): the connection's
+      // own may be interrupted by now.
+      return first && this.debug()
+        ? Effect.annotateLogs(Effect.logDebug(`connection aborted: ${reason.message}`), { reason: reason._tag })
+        : Effect.void
+    })
   }
 
   abortWith(cause: Cause.Cause<unknown>): void {

@@ -139,7 +139,8 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
         (queue) =>
           converse(store, FileStore.peerOf(info.remoteAddress), framePull, rawPull, queue, lingerFor, rate).pipe(
             Effect.andThen(Queue.end(queue)),
-            Effect.annotateLogs({ connection: info.id, peer: info.remoteAddress })
+            // The connection's id is on every line already (its fiber's).
+            Effect.annotateLogs({ peer: info.remoteAddress })
           ),
         { bufferSize: replyQueueFrames, strategy: "suspend" }
       ))
