@@ -274,15 +274,15 @@ export const run = <E, R>(
  * `run` for many connections of one handler and options (a server's): what
  * they share is prepared once.
  *
- * Each connection is a span of the tracer in context (`Tracer.Tracer`;
- * effect's own by default), a root one, named `connection`, with the
+ * With a tracer installed (`Tracer.Tracer` provided: an OTLP exporter, a
+ * test's), each connection is a span of it, a root one, named `connection`, with the
  * attributes `server`, `connection.id`, `connection.peer` and
  * `connection.local`, and on its end `connection.reason` (the exit
  * reason's tag) and `connection.detail` (its message, when it has one).
  * It ends failed (error status) when the reason is a failure (see
  * `isFailure`), interrupted for `Interrupted`, and succeeded otherwise.
  * The app runs under it: its spans (a request's) are its children. One
- * span per connection, none per chunk.
+ * span per connection, none per chunk; with no tracer installed, none.
  *
  * @since 0.1.0
  * @category running
@@ -397,6 +397,9 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   }
 
   main(): Effect.Effect<ExitReason, never, R> {
+    // Without a tracer installed (effect's own, the default, keeps its
+    // spans nowhere), no span: a connection then costs nothing for tracing.
+    if (Context.getOrUndefined(this.context, Tracer.Tracer) === undefined) return this.begin(undefined)
     return Effect.flatMap(
       Effect.makeSpan("connection", {
         root: true,
@@ -412,7 +415,7 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     )
   }
 
-  begin(span: Tracer.Span): Effect.Effect<ExitReason, never, R> {
+  begin(span: Tracer.Span | undefined): Effect.Effect<ExitReason, never, R> {
     this.span = span
     // The connection's scope, and its id on every log line: both set here,
     // in this fiber's context, and put back when the connection ends (what
@@ -421,17 +424,12 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     // The connection's span is the parent of the app's: in the context too.
     const scope = Scope.makeUnsafe()
     const annotations = Context.get(this.context, References.CurrentLogAnnotations)
-    this.fiber.setContext(
-      Context.add(
-        Context.add(
-          Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
-          Scope.Scope,
-          scope
-        ),
-        Tracer.ParentSpan,
-        span
-      )
+    const context = Context.add(
+      Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
+      Scope.Scope,
+      scope
     )
+    this.fiber.setContext(span === undefined ? context : Context.add(context, Tracer.ParentSpan, span))
     const reason = () => this.reason ?? new Interrupted()
     const admit = this.shared.admit
     const learns = Transport.capabilities(this.socket).addresses

@@ -60,6 +60,24 @@ describe("connection spans", () => {
       ended(request!)
     }))
 
+  it.effect("with no tracer installed, a connection makes no span: its app runs under none", () =>
+    Effect.gen(function*() {
+      const seen: Array<Option.Option<Tracer.Span>> = []
+      const handler: Connection.Handler = (input) =>
+        Stream.unwrap(Effect.map(Effect.option(Effect.currentSpan), (span) => (seen.push(span), Stream.drain(input))))
+      const { spans, tracer } = collecting()
+      for (const traced of [true, false]) {
+        const { client, server } = yield* MemorySocket.pair()
+        const run = Connection.run(server, 1, handler)
+        const fiber = yield* Effect.forkChild(traced ? Effect.withTracer(run, tracer) : run, { startImmediately: true })
+        yield* Option.getOrThrow(MemorySocket.controls(client)).end
+        yield* Fiber.join(fiber)
+      }
+      assert.lengthOf(seen, 2)
+      assert.strictEqual(Option.getOrUndefined(seen[0]!), spans[0], "under the connection's span when traced")
+      assert.isTrue(Option.isNone(seen[1]!), "under none without a tracer")
+    }))
+
   it.effect("a connection that ends with a failure ends its span failed, with the reason's detail", () =>
     Effect.gen(function*() {
       const { spans, tracer } = collecting()
