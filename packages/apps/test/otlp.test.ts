@@ -76,6 +76,7 @@ const receiver = async () => {
     })
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    exports: exports as ReadonlyArray<Export>,
     paths,
     until,
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
@@ -152,6 +153,39 @@ describe("--otlp-endpoint", () => {
       }
     } finally {
       await Cli.stop(server)
+      await collector.close()
+    }
+  }, 60_000)
+
+  it("a server stopped by SIGTERM sends the spans its drain ended before it exits", async () => {
+    const collector = await receiver()
+    const server = await Cli.start(
+      ["chat", "serve", "--port", "0", "--otlp-endpoint", collector.url],
+      /listening on 127\.0\.0\.1:(\d+)/,
+      { keepTimer: true, killAfter: 40_000 }
+    )
+    let text = ""
+    const joined = new Promise<void>((resolve) => {
+      const socket = Net.connect(Number(server.listening[1]), "127.0.0.1", () => socket.write("/nick bob\n"))
+      socket.on("data", (chunk) => {
+        text += chunk.toString("utf8")
+        if (text.includes("* you joined lobby")) resolve()
+      })
+      socket.on("error", () => {})
+    })
+    try {
+      // Once its login is answered, the connection is served: the drain ends it.
+      await joined
+    } finally {
+      assert.strictEqual(await Cli.stop(server), 0)
+    }
+    try {
+      // What the server posted before it exited.
+      const drained = spansOf(collector.exports, "socket-to-me-chat").filter((span) =>
+        span.name === "connection" && attribute(span.attributes, "connection.reason") === "Drained"
+      )
+      assert.lengthOf(drained, 1, JSON.stringify(collector.exports))
+    } finally {
       await collector.close()
     }
   }, 60_000)
