@@ -190,6 +190,15 @@ describe("--otlp-endpoint", () => {
     }
   }, 60_000)
 
+  it("every server command offers it, and no client does", async () => {
+    for (const command of [["echo", "serve"], ["chat", "serve"], ["files", "serve"], ["demo"]]) {
+      assert.include((await Cli.run([...command, "--help"])).stdout, "--otlp-endpoint URL", command.join(" "))
+    }
+    for (const command of [["echo", "send"], ["chat", "join"], ["files", "send"]]) {
+      assert.notInclude((await Cli.run([...command, "--help"])).stdout, "--otlp-endpoint", command.join(" "))
+    }
+  }, 60_000)
+
   it("a URL that is not http(s) is refused with the form expected", async () => {
     const result = await Cli.run(["files", "serve", "--port", "0", "--otlp-endpoint", "localhost:4318"])
     assert.strictEqual(result.code, 1)
