@@ -26,6 +26,7 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as Config from "./Config.ts"
 import * as ConnectionError from "./ConnectionError.ts"
 import * as Duplex from "./Duplex.ts"
@@ -197,6 +198,8 @@ export const exitReason = <E>(exit: Exit.Exit<ExitReason, E>): ExitReason => {
  * @category models
  */
 export interface Options {
+  /** The server's name, for the `server` attribute of the connection's span (see `runner`). Default `"server"`. */
+  readonly name?: string | undefined
   /** Capacity of the outbound queue, in chunks. Default `Config.outboundQueueChunks`. */
   readonly outboundQueueChunks?: number | undefined
   /**
@@ -271,6 +274,16 @@ export const run = <E, R>(
  * `run` for many connections of one handler and options (a server's): what
  * they share is prepared once.
  *
+ * With a tracer installed (`Tracer.Tracer` provided: an OTLP exporter, a
+ * test's), each connection is a span of it, a root one, named `connection`, with the
+ * attributes `server`, `connection.id`, `connection.peer` and
+ * `connection.local`, and on its end `connection.reason` (the exit
+ * reason's tag) and `connection.detail` (its message, when it has one).
+ * It ends failed (error status) when the reason is a failure (see
+ * `isFailure`), interrupted for `Interrupted`, and succeeded otherwise.
+ * The app runs under it: its spans (a request's) are its children. One
+ * span per connection, none per chunk; with no tracer installed, none.
+ *
  * @since 0.1.0
  * @category running
  */
@@ -295,9 +308,11 @@ class Shared<E, R> {
   readonly onEnd: Options["onEnd"]
   readonly admit: Options["admit"]
   readonly refusal: Refusal | undefined
+  readonly name: string
 
   constructor(handler: Handler<E, R>, options: Options) {
     this.handler = handler
+    this.name = options.name ?? "server"
     this.admit = options.admit
     this.refusal = options.refusal
     this.outbound = {
@@ -364,6 +379,7 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   app: Fiber.Fiber<void, unknown> | undefined = undefined
   sweeper: IdleSweeper.IdleSweeper | undefined = undefined
   watch: IdleSweeper.Watch | undefined = undefined
+  span: Tracer.Span | undefined = undefined
 
   constructor(shared: Shared<E, R>, socket: Socket.Socket, id: number, fiber: Fiber.Fiber<unknown, unknown>) {
     this.shared = shared
@@ -381,19 +397,39 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   }
 
   main(): Effect.Effect<ExitReason, never, R> {
+    // Without a tracer installed (effect's own, the default, keeps its
+    // spans nowhere), no span: a connection then costs nothing for tracing.
+    if (Context.getOrUndefined(this.context, Tracer.Tracer) === undefined) return this.begin(undefined)
+    return Effect.flatMap(
+      Effect.makeSpan("connection", {
+        root: true,
+        kind: "server",
+        attributes: {
+          server: this.shared.name,
+          "connection.id": this.id,
+          "connection.peer": this.remoteAddress,
+          "connection.local": this.localAddress
+        }
+      }),
+      (span) => this.begin(span)
+    )
+  }
+
+  begin(span: Tracer.Span | undefined): Effect.Effect<ExitReason, never, R> {
+    this.span = span
     // The connection's scope, and its id on every log line: both set here,
     // in this fiber's context, and put back when the connection ends (what
     // `Effect.scoped` and `Effect.annotateLogs` do, without their closures
     // and frames for the life of every connection).
+    // The connection's span is the parent of the app's: in the context too.
     const scope = Scope.makeUnsafe()
     const annotations = Context.get(this.context, References.CurrentLogAnnotations)
-    this.fiber.setContext(
-      Context.add(
-        Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
-        Scope.Scope,
-        scope
-      )
+    const context = Context.add(
+      Context.add(this.context, References.CurrentLogAnnotations, { ...annotations, connection: this.id }),
+      Scope.Scope,
+      scope
     )
+    this.fiber.setContext(span === undefined ? context : Context.add(context, Tracer.ParentSpan, span))
     const reason = () => this.reason ?? new Interrupted()
     const admit = this.shared.admit
     const learns = Transport.capabilities(this.socket).addresses
@@ -454,22 +490,42 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
     if (learned !== undefined) {
       this.localAddress = learned.local
       this.remoteAddress = learned.remote
+      this.span?.attribute("connection.peer", learned.remote)
+      this.span?.attribute("connection.local", learned.local)
     }
     const admit = this.shared.admit
-    if (admit === undefined) return this.start(duplex)
-    return Effect.flatMap(admit(this), (refused) =>
+    const admitted = admit === undefined ? this.start(duplex) : Effect.flatMap(admit(this), (refused) =>
       refused === undefined ? this.start(duplex) : this.refuse(refused, Effect.succeed(duplex)))
+    return this.debug()
+      ? Effect.andThen(
+        Effect.annotateLogs(
+          Effect.logDebug(learned === undefined ? "PROXY header read: keeping the listener's addresses" : "PROXY header read"),
+          { peer: this.remoteAddress, local: this.localAddress }
+        ),
+        admitted
+      )
+      : admitted
+  }
+
+  // Whether debug lines are logged: below that level, none is built.
+  debug(): boolean {
+    return !LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
   }
 
   start(duplex: Duplex.Duplex): Effect.Effect<ExitReason, unknown, R | Scope.Scope> {
     // At debug level each connection's start is logged with its peer (the
-    // end is logged at info with its reason); below it, nothing is built.
-    return LogLevel.isGreaterThan(this.fiber.getRef(References.MinimumLogLevel), "Debug")
-      ? this.serve(duplex)
-      : Effect.andThen(
-        Effect.annotateLogs(Effect.logDebug("connection opened"), { peer: this.remoteAddress }),
-        this.serve(duplex)
-      )
+    // end is logged at info with its reason), and so is the start of a
+    // drain for it, by a fiber that waits for it in the connection's scope.
+    if (!this.debug()) return this.serve(duplex)
+    const opened = Effect.annotateLogs(Effect.logDebug("connection opened"), {
+      peer: this.remoteAddress,
+      local: this.localAddress
+    })
+    const watchDrain = this.shared.draining === undefined ? Effect.void : Effect.forkScoped(
+      Effect.andThen(this.draining, Effect.logDebug("drain started: the connection is told to finish")),
+      { startImmediately: true }
+    )
+    return Effect.andThen(opened, Effect.andThen(watchDrain, this.serve(duplex)))
   }
 
   // Opens the socket (`open`) if it is not yet, writes the refusal, if
@@ -551,7 +607,15 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
   }
 
   abort(reason: ConnectionError.ConnectionErrorReason): Effect.Effect<void> {
-    return Effect.sync(() => this.abortWith(Cause.fail(ConnectionError.make(reason))))
+    return Effect.suspend(() => {
+      const first = !this.finished && this.abortedWith === undefined
+      this.abortWith(Cause.fail(ConnectionError.make(reason)))
+      // Logged from the aborting fiber (the app's): the connection's
+      // own may be interrupted by now.
+      return first && this.debug()
+        ? Effect.annotateLogs(Effect.logDebug(`connection aborted: ${reason.message}`), { reason: reason._tag })
+        : Effect.void
+    })
   }
 
   abortWith(cause: Cause.Cause<unknown>): void {
@@ -562,6 +626,20 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
 
   onIdle(): void {
     this.abortWith(Cause.fail(ConnectionError.make(new ConnectionError.IdleTimeout({ after: this.sweeper!.timeout }))))
+  }
+
+  endSpan(reason: ExitReason): void {
+    const span = this.span
+    if (span === undefined) return
+    span.attribute("connection.reason", reason._tag)
+    const detail = (reason as { readonly message?: unknown }).message
+    if (typeof detail === "string" && detail !== "") span.attribute("connection.detail", detail)
+    const exit = isFailure(reason)
+      ? Exit.fail(reason)
+      : reason._tag === "Interrupted"
+      ? Exit.interrupt()
+      : Exit.succeed(reason)
+    span.end(this.fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), exit)
   }
 
   report(result: Exit.Exit<ExitReason, unknown>): Effect.Effect<void> {
@@ -575,12 +653,36 @@ class Run<E, R> implements IdleSweeper.Watcher, ConnectionInfo {
         Deferred.isDoneUnsafe(draining)
         ? new Drained()
         : ended
+    this.endSpan(reason)
     const logged = logEnd(this, reason, this.stats, exit)
     const onEnd = this.shared.onEnd
     return Effect.ensuring(
       onEnd === undefined ? logged : Effect.andThen(logged, onEnd(this, reason, this.stats)),
       Effect.sync(() => this.fiber.setContext(this.context))
     )
+  }
+}
+
+/**
+ * Whether a connection that ended with `reason` failed: every
+ * `ConnectionError` reason but an orderly close by the peer (`PeerClosed`)
+ * and the idle timeout (the server's policy, like a drain). Its span ends
+ * with an error status.
+ *
+ * @since 0.1.0
+ * @category exit reasons
+ */
+export const isFailure = (reason: ExitReason): boolean => {
+  switch (reason._tag) {
+    case "Completed":
+    case "Drained":
+    case "Refused":
+    case "Interrupted":
+    case "PeerClosed":
+    case "IdleTimeout":
+      return false
+    default:
+      return true
   }
 }
 

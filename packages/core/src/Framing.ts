@@ -84,6 +84,8 @@ export const decodeWithDeadline = <Frame, E, R>(
   if (!Duration.isFinite(limit)) return codec.decode(bytes)
   const limitMillis = Duration.toMillis(limit)
   const timeout = ConnectionError.make(new ConnectionError.FrameTimeout({ after: limit }))
+  // At debug level, in the connection's fibers (its id on the line).
+  const deadlineHit = Effect.logDebug(`frame deadline hit: a frame not completed within ${Duration.format(limit)}`)
   return Stream.unwrap(Effect.clockWith((clock) => Effect.sync(() => {
     // Written and read by the decoding fiber only.
     let startedAt: number | undefined
@@ -139,17 +141,22 @@ export const decodeWithDeadline = <Frame, E, R>(
         // Sleeps until the partial frame's deadline, rechecking when it
         // wakes (the frame may have completed and another begun); between
         // frames it sleeps a whole deadline at a time.
+        // Uninterruptible from the check on: the failure delivered ends the
+        // stream, whose scope then interrupts this fiber, and the debug
+        // line must still be logged.
+        const timeUp = Effect.uninterruptible(Effect.suspend(() => {
+          const stuck = helper
+          if (!pulls.waiting || stuck === undefined) return Effect.void
+          helper = undefined
+          requested = false
+          deliver(Exit.fail(timeout) as never)
+          return Effect.andThen(deadlineHit, Effect.andThen(Fiber.interrupt(stuck), Effect.interruptible(Effect.sleep(limit))))
+        }))
         const watchdog: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
           if (startedAt === undefined) return Effect.sleep(limit)
           const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
           if (remaining > 0) return Effect.sleep(remaining)
-          if (pulls.waiting && helper !== undefined) {
-            const stuck = helper
-            helper = undefined
-            requested = false
-            deliver(Exit.fail(timeout) as never)
-            return Effect.andThen(Fiber.interrupt(stuck), Effect.sleep(limit))
-          }
+          if (pulls.waiting && helper !== undefined) return timeUp
           return Effect.sleep(limit)
         }))
 
@@ -168,7 +175,7 @@ export const decodeWithDeadline = <Frame, E, R>(
         return Effect.suspend(() => {
           if (startedAt === undefined && helper === undefined && ready === undefined) return upstream
           if (startedAt !== undefined && startedAt + limitMillis - clock.currentTimeMillisUnsafe() <= 0) {
-            return Effect.fail(timeout)
+            return Effect.andThen(deadlineHit, Effect.fail(timeout))
           }
           if (watching) return viaHelper
           watching = true

@@ -30,6 +30,8 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
@@ -372,6 +374,16 @@ class TlsServerSocket implements Transport.Transport {
         duration: deadline,
         orElse: () => Effect.fail(openError(new ConnectionError.HandshakeTimeout({ stage: "tls", after: deadline })))
       })
+      // In the connection's fiber, so with its id; at debug level only.
+      if (!LogLevel.isGreaterThan(yield* References.MinimumLogLevel, "Debug")) {
+        yield* Effect.logDebug("TLS handshake done").pipe(
+          Effect.annotateLogs({
+            protocol: tls.getProtocol() ?? "unknown",
+            cipher: tls.getCipher()?.name ?? "unknown",
+            clientCertificate: tls.getPeerCertificate()?.raw !== undefined
+          })
+        )
+      }
       const flowing = FlowingSocket.fromNetSocket(tls, { corkReads: true })
       const reader = yield* flowing.reader
       this.flowing = flowing

@@ -29,6 +29,9 @@
  * - Any other failure (reset): the connection ends with it; the room is
  *   told when the connection's scope closes.
  *
+ * Each command is a `chat.command` span (attribute `chat.command`: the
+ * command, e.g. `Nick`; never its text), a child of the connection's.
+ *
  * @since 0.1.0
  */
 import type * as Actor from "@socket-to-me/core/Actor"
@@ -132,8 +135,14 @@ export const app = (options: Options = {}): Framing.FramedApp<string, Uint8Array
           return room.throttled(id, limits)
         }
         flooding = false
+        // A command is a span, a child of the connection's, named for the
+        // command only: what it says is the users' business, not the trace's.
         return Effect.flatMap(Effect.result(Protocol.parseCommand(line)), (parsed) =>
-          Result.isSuccess(parsed) ? room.command(id, parsed.success) : room.rejected(id, parsed.failure))
+          Result.isSuccess(parsed)
+            ? Effect.withSpan(room.command(id, parsed.success), "chat.command", {
+              attributes: { "chat.command": parsed.success._tag }
+            })
+            : room.rejected(id, parsed.failure))
       }
       const reader = Stream.runForEach(lines, onLine).pipe(
         Effect.andThen(room.leave(id, { _tag: "Closed" })),

@@ -41,6 +41,7 @@ import * as RedisBus from "../chat/RedisBus.ts"
 import * as Protocol from "../chat/Protocol.ts"
 import * as ChatTerminal from "./ChatTerminal.ts"
 import * as Flags from "./Flags.ts"
+import * as Tracing from "./Tracing.ts"
 
 const rateLimit = Flags.fromText({
   name: "rate-limit",
@@ -119,9 +120,10 @@ const serve = Command.make(
     rateBurst,
     redis,
     redisLease,
+    otlpEndpoint: Tracing.otlpEndpoint,
     ...Flags.server
   },
-  ({ host, listener, port, rateBurst, rateLimit, redis, redisLease, ...settings }) =>
+  ({ host, listener, otlpEndpoint, port, rateBurst, rateLimit, redis, redisLease, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       const listen = yield* Flags.listenOn(host, port, Chat.defaultPort, listener)
       yield* start(
@@ -131,7 +133,7 @@ const serve = Command.make(
         Option.isSome(redis) ? { url: redis.value, lease: redisLease } : undefined
       )
       return yield* Effect.never
-    }))
+    })).pipe(Tracing.exportTo("chat", otlpEndpoint))
 ).pipe(
   Command.withDescription("Run the chat server: rooms, nicknames, private messages; usable from nc and telnet."),
   Command.withExamples([

@@ -13,6 +13,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Echo from "../echo/Echo.ts"
 import * as Flags from "./Flags.ts"
+import * as Tracing from "./Tracing.ts"
 
 const serve = Command.make(
   "serve",
@@ -21,13 +22,14 @@ const serve = Command.make(
     port: Flags.listenPort(Echo.defaultPort),
     listener: Flags.listener,
     maxConnectionsPerAddress: Flags.maxConnectionsPerAddress(Option.none()),
+    otlpEndpoint: Tracing.otlpEndpoint,
     ...Flags.connections
   },
-  ({ host, listener, port, ...settings }) =>
+  ({ host, listener, otlpEndpoint, port, ...settings }) =>
     Effect.flatMap(
       Flags.listenOn(host, port, Echo.defaultPort, listener),
       (listen) => Runner.serve(Echo.handler, Flags.serveOptions("echo", listen, settings))
-    )
+    ).pipe(Tracing.exportTo("echo", otlpEndpoint))
 ).pipe(
   Command.withDescription("Run the echo server: every byte received is sent back (RFC 862)."),
   Command.withExamples([

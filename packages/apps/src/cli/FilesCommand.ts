@@ -32,6 +32,7 @@ import * as FilesServer from "../files/FilesServer.ts"
 import * as FileStore from "../files/FileStore.ts"
 import * as Protocol from "../files/Protocol.ts"
 import * as Flags from "./Flags.ts"
+import * as Tracing from "./Tracing.ts"
 import * as Progress from "./Progress.ts"
 
 /**
@@ -180,12 +181,14 @@ const serve = Command.make(
     maxPendingUploads,
     maxPendingUploadsPerPeer,
     minUploadRate,
+    otlpEndpoint: Tracing.otlpEndpoint,
     ...Flags.server
   },
   ({
     dir,
     host,
     listener,
+    otlpEndpoint,
     maxPendingUploads,
     maxPendingUploadsPerPeer,
     maxSize,
@@ -211,7 +214,7 @@ const serve = Command.make(
           { minUploadBytesPerSecond: minUploadRate }
         )),
       Effect.never
-    ))
+    )).pipe(Tracing.exportTo("files", otlpEndpoint))
 ).pipe(
   Command.withDescription(
     "Run the files server: verified, resumable uploads saved atomically into a folder, with download and list."

@@ -19,13 +19,14 @@ import * as ChatCommand from "./ChatCommand.ts"
 import * as EchoCommand from "./EchoCommand.ts"
 import * as FilesCommand from "./FilesCommand.ts"
 import * as Flags from "./Flags.ts"
+import * as Tracing from "./Tracing.ts"
 import * as Runner from "@socket-to-me/node/Runner"
 import * as Option from "effect/Option"
 
 const demo = Command.make(
   "demo",
-  { host: Flags.host, ...Flags.server },
-  ({ host, ...settings }) =>
+  { host: Flags.host, otlpEndpoint: Tracing.otlpEndpoint, ...Flags.server },
+  ({ host, otlpEndpoint, ...settings }) =>
     Effect.scoped(Effect.gen(function*() {
       // One metrics endpoint serves every app's metrics: it is started with echo's server only.
       const others = { ...settings, metricsPort: Option.none() }
@@ -33,7 +34,8 @@ const demo = Command.make(
       yield* ChatCommand.start({ host, port: Chat.defaultPort }, others)
       yield* FilesCommand.start({ host, port: Protocol.defaultPort }, others, { directory: FilesCommand.defaultDirectory })
       return yield* Effect.never
-    }))
+      // One exporter for the three: a connection's span says its app (`server`).
+    })).pipe(Tracing.exportTo("demo", otlpEndpoint))
 ).pipe(Command.withDescription("Start every app's server on its default port (echo 7001, chat 7002, files 7003 into ./received)."))
 
 /**

@@ -139,7 +139,8 @@ export const handler = (options: Options = {}): Connection.Handler<never, FileSt
         (queue) =>
           converse(store, FileStore.peerOf(info.remoteAddress), framePull, rawPull, queue, lingerFor, rate).pipe(
             Effect.andThen(Queue.end(queue)),
-            Effect.annotateLogs({ connection: info.id, peer: info.remoteAddress })
+            // The connection's id is on every line already (its fiber's).
+            Effect.annotateLogs({ peer: info.remoteAddress })
           ),
         { bufferSize: replyQueueFrames, strategy: "suspend" }
       ))
@@ -171,12 +172,17 @@ const converse = (
     }
     const request = frame.message
     switch (request.type) {
+      // Each request is a span, a child of the connection's.
       case "upload":
-        return yield* upload(request)
+        return yield* Effect.withSpan(upload(request), "files.upload", {
+          attributes: { "files.name": request.name, "files.size": request.size }
+        })
       case "download":
-        return yield* download(request.name)
+        return yield* Effect.withSpan(download(request.name), "files.download", {
+          attributes: { "files.name": request.name }
+        })
       case "list":
-        return yield* list
+        return yield* Effect.withSpan(list, "files.list")
       case "start":
         return yield* Effect.fail(badRequest("\"start\" is only valid after a \"file\" reply"))
     }
@@ -220,6 +226,7 @@ const converse = (
     Effect.scoped(Effect.gen(function*() {
       const file = yield* store.download(name)
       const { info } = file
+      yield* Effect.annotateCurrentSpan("files.size", info.size)
       yield* send({ type: "file", name: info.name, size: info.size, sha256: info.sha256, modifiedAt: toIso(info.modifiedAt) })
       const payload = yield* frames.next
       // The client knew the answer it needed (for instance it has the whole file).
